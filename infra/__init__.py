@@ -1,0 +1,1 @@
+"""Pulumi ComponentResources of the render farm, one module per concern."""

@@ -1,0 +1,1 @@
+"""CrossGuard policy pack of the render farm."""

@@ -1,0 +1,5 @@
+import sys
+
+from renderlib.cli import main
+
+sys.exit(main())

@@ -1,0 +1,50 @@
+"""Every error renderlib raises on purpose is a RenderlibError.
+
+Each subclass names one kind of problem so callers (the CLI, the worker) can
+decide what to do: the CLI prints ``str(error)`` as one line, the worker fails
+a job at once on a ``BadInputError`` and retries it on anything transient.
+"""
+
+
+class RenderlibError(Exception):
+    """Base of every error renderlib raises on purpose."""
+
+
+class BadInputError(RenderlibError):
+    """The user's input is wrong; retrying the same input cannot succeed."""
+
+
+class CompositionError(BadInputError):
+    """The composition (file or object) is invalid."""
+
+
+class GenerationRunError(BadInputError):
+    """A generation run folder (script.json, timeline.json, audio) is invalid."""
+
+
+class AudioError(BadInputError):
+    """An audio track is missing or cannot be decoded."""
+
+
+class PageError(BadInputError):
+    """The page failed: it threw while loading or rendering a frame."""
+
+
+class HoldTimeoutError(PageError):
+    """A hold placed by the page was not released in time."""
+
+
+class OutputPathError(BadInputError):
+    """The output path cannot be written."""
+
+
+class BrowserError(RenderlibError):
+    """Chromium or chromedriver failed (crashed, could not start): transient."""
+
+
+class EncodeError(RenderlibError):
+    """ffmpeg failed while encoding, joining or muxing."""
+
+
+class VerificationError(RenderlibError):
+    """The produced file does not match what was asked for."""

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Quickstart 2: set everything up, then run every check CI runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+echo "== ruff"
+.venv/bin/ruff check .
+echo "== pytest"
+.venv/bin/python -m pytest "$@"
