@@ -1,8 +1,13 @@
 """renderlib: turn a web page into a frame-exact MP4 (and the render farm's logic).
 
-from renderlib import Composition, render
-result = render(Composition.load("examples/showcase/composition.json"), "out.mp4")
+    from renderlib import Composition, render
+    result = render(Composition.load("examples/showcase/composition.json"), "out.mp4")
+
+The rendering names are imported on first use, so the farm's Lambda code can
+import ``renderlib.jobs`` without Selenium or MoviePy installed.
 """
+
+from importlib import import_module
 
 from renderlib.composition import AudioTrack, Composition, OutputSettings
 from renderlib.errors import (
@@ -18,7 +23,15 @@ from renderlib.errors import (
     RenderlibError,
     VerificationError,
 )
-from renderlib.render import RenderResult, load_source, render
+
+_RENDER_NAMES = ("RenderResult", "load_source", "render")
+
+
+def __getattr__(name: str):
+    if name in _RENDER_NAMES:
+        return getattr(import_module("renderlib.render"), name)
+    raise AttributeError(f"module 'renderlib' has no attribute {name!r}")
+
 
 __all__ = [
     "AudioError",

@@ -27,6 +27,7 @@ from renderlib.tools import tool_path
 
 # A fixed wall-clock origin so pages that print the date render the same every time.
 VIRTUAL_EPOCH_MS = 1_704_067_200_000  # 2024-01-01T00:00:00Z
+MIN_WINDOW = (800, 600)
 
 _FLAGS = (
     "--headless=new",
@@ -67,7 +68,10 @@ class Browser:
         for flag in _FLAGS:
             options.add_argument(flag)
         options.add_argument(f"--user-data-dir={self._profile}")
-        options.add_argument(f"--window-size={width},{height}")
+        # The viewport is set exactly below; a window smaller than about 300x200
+        # makes headless Chromium stop producing frames, so it never is.
+        window_width, window_height = max(width, MIN_WINDOW[0]), max(height, MIN_WINDOW[1])
+        options.add_argument(f"--window-size={window_width},{window_height}")
         options.add_argument(f"--proxy-server=http://{proxy_origin}")
         options.add_argument(f"--proxy-bypass-list=<-loopback>;{allowed_origin}")
         # Its own session, so close() can end chromedriver and every Chromium child at once.
