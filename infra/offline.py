@@ -172,15 +172,17 @@ class FarmMocks(pulumi_mocks.Mocks):
             return {"dashboardArn": _mock_arn("cloudwatch", "", f"dashboard/{physical}")}
         return {}
 
-    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict, list | None]:
+    def call(self, args: pulumi_mocks.MockCallArgs) -> dict:
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": MOCK_ACCOUNT, "arn": f"arn:aws:iam::{MOCK_ACCOUNT}:root"}, None
+            return {"accountId": MOCK_ACCOUNT, "arn": f"arn:aws:iam::{MOCK_ACCOUNT}:root"}
         if args.token == "aws:index/getRegion:getRegion":
-            return {"name": self.region, "region": self.region, "id": self.region}, None
+            return {"name": self.region, "region": self.region, "id": self.region}
         if args.token == "aws:index/getPartition:getPartition":
-            return {"partition": "aws", "dnsSuffix": "amazonaws.com"}, None
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com"}
+        if args.token == "aws:ec2/getRouteTables:getRouteTables":
+            return {"ids": ["rtb-0private-a", "rtb-0private-b"], "id": "rtb-mock"}
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
-            return {"names": [f"{self.region}a", f"{self.region}b"]}, None
+            return {"names": [f"{self.region}a", f"{self.region}b"]}
         raise NotImplementedError(f"offline mocks do not answer the invoke {args.token}")
 
 
