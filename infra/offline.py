@@ -137,8 +137,6 @@ class FarmMocks(pulumi_mocks.Mocks):
         region = self.region
         if typ == "random:index/randomPassword:RandomPassword":
             return {"result": f"mock-generated-password-{name}"}
-        if typ == "aws:ecr/repository:Repository":
-            return {"repositoryUrl": f"{MOCK_ACCOUNT}.dkr.ecr.{region}.amazonaws.com/{physical}"}
         if typ == "aws:s3/bucket:Bucket":
             bucket = inputs.get("bucket") or f"{name}-mock"
             return {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}"}
@@ -165,7 +163,23 @@ class FarmMocks(pulumi_mocks.Mocks):
         if typ == "aws:ecs/cluster:Cluster":
             return {"arn": _mock_arn("ecs", region, f"cluster/{physical}")}
         if typ == "aws:lambda/function:Function":
-            return {"invokeArn": f"arn:aws:apigateway:{region}:lambda:path/functions/{physical}"}
+            arn = _mock_arn("lambda", region, f"function:{physical}")
+            return {"arn": arn, "invokeArn": f"arn:aws:apigateway:{region}:lambda:path/{arn}"}
+        if typ == "aws:lambda/layerVersion:LayerVersion":
+            return {"arn": _mock_arn("lambda", region, f"layer:{inputs.get('layerName')}:1")}
+        if typ == "aws:iam/role:Role":
+            return {"arn": f"arn:aws:iam::{MOCK_ACCOUNT}:role/{physical}"}
+        if typ == "aws:cloudwatch/logGroup:LogGroup":
+            return {"arn": _mock_arn("logs", region, f"log-group:{physical}")}
+        if typ == "aws:cloudwatch/eventRule:EventRule":
+            return {"arn": _mock_arn("events", region, f"rule/{physical}")}
+        if typ == "aws:secretsmanager/secret:Secret":
+            return {"arn": _mock_arn("secretsmanager", region, f"secret:{physical}-AbCdEf")}
+        if typ == "aws:ecr/repository:Repository":
+            return {
+                "arn": _mock_arn("ecr", region, f"repository/{physical}"),
+                "repositoryUrl": f"{MOCK_ACCOUNT}.dkr.ecr.{region}.amazonaws.com/{physical}",
+            }
         if typ == "aws:cognito/userPool:UserPool":
             return {"endpoint": f"cognito-idp.{region}.amazonaws.com/{physical}"}
         if typ == "aws:cloudwatch/dashboard:Dashboard":
