@@ -1,9 +1,11 @@
 """Stack settings: the committed configs load; each invalid value fails naming key and choices."""
 
+from pathlib import Path
+
 import pytest
 
 from infra.offline import load_stack_config, run_stack
-from infra.settings import SettingsError, settings_from_mapping
+from infra.settings import KEYS, SettingsError, settings_from_mapping
 
 
 def raw_config(stack: str) -> tuple[str | None, dict[str, str]]:
@@ -120,3 +122,9 @@ def test_missing_region_is_reported():
 def test_the_real_program_fails_at_start_on_invalid_config(overrides, key):
     with pytest.raises(SettingsError, match=f"babulus-render:{key}: got .*; allowed: "):
         run_stack("prod", config_overrides=overrides)
+
+
+def test_every_config_key_is_documented():
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "infrastructure.md").read_text()
+    for key in (*KEYS, "jobsApiKey"):
+        assert f"`{key}`" in doc, key
