@@ -110,7 +110,8 @@ class FarmRoles(pulumi.ComponentResource):
                       {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
                       sid="PassOnlyTheTaskRoles"),
                 allow(["dynamodb:DescribeStream", "dynamodb:GetRecords",
-                       "dynamodb:GetShardIterator"], [args.job_stream_arn],
+                       "dynamodb:GetShardIterator", "dynamodb:ListStreams"],
+                      [args.job_stream_arn],
                       sid="ReadTheJobStream"),
                 allow(_LOG_WRITE, [pulumi.Output.concat(
                     names.log_group_arn(names.dispatcher_log_group), ":*")],

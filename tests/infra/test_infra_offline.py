@@ -66,3 +66,15 @@ def test_config_values_arrive_as_strings_like_the_cli_passes_them():
 def test_unknown_stack_is_a_clear_error():
     with pytest.raises(OfflineConfigError, match="Pulumi.nope.yaml"):
         run_stack("nope", program=tiny_program)
+
+
+def test_a_failed_run_leaves_nothing_behind_for_the_next():
+    def failing() -> None:
+        aws.s3.Bucket("half-made")
+        raise RuntimeError("program broke")
+
+    with pytest.raises(RuntimeError, match="program broke"):
+        run_stack("dev", program=failing)
+    run = run_stack("dev", program=tiny_program)
+    assert "half-made" not in {r.name for r in run.resources}
+    assert len(run.resources) == 4
