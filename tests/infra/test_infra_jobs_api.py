@@ -11,7 +11,8 @@ from infra.offline import is_secret, run_stack
 STREAM = "arn:aws:dynamodb:us-east-1:111122223333:table/Job-abc/stream/2026-01-01T00:00:00.000"
 ENDPOINT = "https://studio123.appsync-api.us-east-1.amazonaws.com/graphql"
 API_ARN = "arn:aws:appsync:us-east-1:111122223333:apis/studio123"
-ATTACH = {"jobsApiMode": "attach", "jobsApiEndpoint": ENDPOINT, "jobsApiStreamArn": STREAM}
+ATTACH = {"jobsApiMode": "attach", "jobsApiEndpoint": ENDPOINT, "jobsApiStreamArn": STREAM,
+          "jobsApiKeyExpires": None}
 API_KEY = "da2-studio-key-value-0123456789"
 API_TYPES = ("aws:appsync/", "aws:dynamodb/", "aws:cognito/")
 
@@ -90,7 +91,9 @@ def test_api_from_the_schema_file_with_iam_cognito_and_api_key(created):
     pool = created.one("aws:cognito/userPool:UserPool")
     assert extra["AMAZON_COGNITO_USER_POOLS"]["userPoolConfig"]["userPoolId"] == \
         created.outputs["userPoolId"] == f"{pool.inputs['name']}-id"
-    assert created.one("aws:appsync/apiKey:ApiKey").inputs["apiId"] == f"{api['name']}-id"
+    key = created.one("aws:appsync/apiKey:ApiKey").inputs
+    assert key["apiId"] == f"{api['name']}-id"
+    assert key["expires"] == created.config["babulus-render:jobsApiKeyExpires"]
     assert "jobsApiKey" in created.secret_outputs
     assert created.outputs["jobsApiEndpoint"].endswith("/graphql")
 

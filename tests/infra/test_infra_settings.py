@@ -31,6 +31,7 @@ ATTACH = {
     "jobsApiAuth": "iam",
     "jobsApiStreamArn": "arn:aws:dynamodb:us-east-1:111122223333:table/Job-abc/stream/2026-01-01",
     "jobsApiArn": "arn:aws:appsync:us-east-1:111122223333:apis/abc123",
+    "jobsApiKeyExpires": None,
 }
 
 
@@ -71,6 +72,7 @@ def test_defaults_apply_when_keys_are_absent():
     ({"clusterName": "Bad_Name"}, "clusterName", "lowercase letters"),
     ({"inputsPrefix": "renders/"}, "inputsPrefix", "not starting with '/' or 'renders/'"),
     ({"jobsApiEndpoint": "https://x"}, "jobsApiEndpoint", "only applies to jobsApiMode: attach"),
+    ({"jobsApiKeyExpires": "next year"}, "jobsApiKeyExpires", "an RFC 3339 time"),
 ])
 def test_invalid_values_name_the_key_and_the_allowed_values(changes, key, allowed):
     with pytest.raises(SettingsError) as error:
@@ -99,6 +101,8 @@ def test_attach_mode_needs_endpoint_auth_and_stream():
         with pytest.raises(SettingsError, match=f"babulus-render:{missing}: got None") as error:
             settings_with(**{**ATTACH, missing: None})
         assert allowed in str(error.value)
+    with pytest.raises(SettingsError, match="jobsApiKeyExpires: .*unset when jobsApiMode is at"):
+        settings_with(**{**ATTACH, "jobsApiKeyExpires": "2027-01-01T00:00:00Z"})
 
 
 def test_attach_with_api_key_auth_needs_the_key_as_a_secret():
