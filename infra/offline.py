@@ -84,12 +84,6 @@ class StackRun:
             raise LookupError(f"expected one {type_} named {name!r}, found {names}")
         return found[0]
 
-    def by_urn(self, urn: str) -> RecordedResource:
-        for r in self.resources:
-            if r.urn == urn:
-                return r
-        raise LookupError(f"no resource with URN {urn}")
-
 
 def is_secret(value: Any) -> bool:
     return isinstance(value, dict) and value.get(SECRET_SIG) == SECRET_VALUE
@@ -103,10 +97,10 @@ class FarmMocks(pulumi_mocks.Mocks):
     """Answers registrations with plausible AWS outputs.
 
     Custom resources echo their inputs plus the computed attributes the program
-    reads (arn, id, url...). awsx components are remote components: under mocks
-    they are one resource with no children, so their outputs are returned
-    here, and their inputs are never echoed (``natGateways`` is both an input
-    and an output of a different shape).
+    reads (arn, url...). awsx components are remote components: under mocks the
+    VPC is one resource with no children, so its outputs are returned here and
+    its inputs are never echoed (``natGateways`` is both an input and an output
+    of a different shape).
     """
 
     def __init__(self, region: str) -> None:
@@ -120,10 +114,6 @@ class FarmMocks(pulumi_mocks.Mocks):
                 "privateSubnetIds": ["subnet-0private-a", "subnet-0private-b"],
                 "publicSubnetIds": ["subnet-0public-a", "subnet-0public-b"],
                 "isolatedSubnetIds": [],
-            }
-        if typ == "awsx:ecr:Repository":
-            return f"{name}-id", {
-                "url": f"{MOCK_ACCOUNT}.dkr.ecr.{region}.amazonaws.com/{name}",
             }
         outputs = dict(inputs)
         physical = inputs.get("name") or f"{name}-mock"
@@ -155,16 +145,11 @@ class FarmMocks(pulumi_mocks.Mocks):
             return {"key": f"mock-api-key-{name}"}
         if typ == "aws:ecs/taskDefinition:TaskDefinition":
             family = inputs.get("family", physical)
-            return {
-                "arn": _mock_arn("ecs", region, f"task-definition/{family}:1"),
-                "arnWithoutRevision": _mock_arn("ecs", region, f"task-definition/{family}"),
-                "revision": 1.0,
-            }
+            return {"arn": _mock_arn("ecs", region, f"task-definition/{family}:1")}
         if typ == "aws:ecs/cluster:Cluster":
             return {"arn": _mock_arn("ecs", region, f"cluster/{physical}")}
         if typ == "aws:lambda/function:Function":
-            arn = _mock_arn("lambda", region, f"function:{physical}")
-            return {"arn": arn, "invokeArn": f"arn:aws:apigateway:{region}:lambda:path/{arn}"}
+            return {"arn": _mock_arn("lambda", region, f"function:{physical}")}
         if typ == "aws:lambda/layerVersion:LayerVersion":
             return {"arn": _mock_arn("lambda", region, f"layer:{inputs.get('layerName')}:1")}
         if typ == "aws:iam/role:Role":
@@ -180,23 +165,16 @@ class FarmMocks(pulumi_mocks.Mocks):
                 "arn": _mock_arn("ecr", region, f"repository/{physical}"),
                 "repositoryUrl": f"{MOCK_ACCOUNT}.dkr.ecr.{region}.amazonaws.com/{physical}",
             }
-        if typ == "aws:cognito/userPool:UserPool":
-            return {"endpoint": f"cognito-idp.{region}.amazonaws.com/{physical}"}
-        if typ == "aws:cloudwatch/dashboard:Dashboard":
-            return {"dashboardArn": _mock_arn("cloudwatch", "", f"dashboard/{physical}")}
         return {}
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> dict:
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {"accountId": MOCK_ACCOUNT, "arn": f"arn:aws:iam::{MOCK_ACCOUNT}:root"}
-        if args.token == "aws:index/getRegion:getRegion":
-            return {"name": self.region, "region": self.region, "id": self.region}
-        if args.token == "aws:index/getPartition:getPartition":
-            return {"partition": "aws", "dnsSuffix": "amazonaws.com"}
         if args.token == "aws:ec2/getRouteTables:getRouteTables":
-            return {"ids": ["rtb-0private-a", "rtb-0private-b"], "id": "rtb-mock"}
-        if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
-            return {"names": [f"{self.region}a", f"{self.region}b"]}
+            # One route table per subnet the filter names: shows which subnets were asked for.
+            subnets = [v for f in args.args.get("filters", [])
+                       if f["name"] == "association.subnet-id" for v in f["values"]]
+            return {"ids": [f"rtb-of-{subnet}" for subnet in subnets], "id": "rtb-lookup"}
         raise NotImplementedError(f"offline mocks do not answer the invoke {args.token}")
 
 

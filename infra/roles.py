@@ -49,7 +49,9 @@ class FarmRoles(pulumi.ComponentResource):
         account = names.account_id
         region = names.settings.region
 
-        ecs_trust = pulumi.Output.from_input(account).apply(lambda acct: document([{
+        # The task role is assumed on behalf of a task: ECS documents the confused-deputy
+        # conditions for it. The execution role keeps ECS's documented plain trust.
+        task_trust = pulumi.Output.from_input(account).apply(lambda acct: document([{
             "Effect": "Allow",
             "Principal": {"Service": "ecs-tasks.amazonaws.com"},
             "Action": "sts:AssumeRole",
@@ -70,7 +72,8 @@ class FarmRoles(pulumi.ComponentResource):
             api_key_reads = [allow(["secretsmanager:GetSecretValue"],
                                    [args.jobs_api_key_secret_arn], sid="ReadTheJobsApiKey")]
 
-        execution = self._role("execution", names.execution_role, ecs_trust, [
+        execution_trust = service_trust("ecs-tasks.amazonaws.com", None)
+        execution = self._role("execution", names.execution_role, execution_trust, [
             allow(["ecr:GetAuthorizationToken"], ["*"], sid="EcrLoginIsAccountWide"),
             allow(["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer",
                    "ecr:BatchGetImage"], [args.repository_arn], sid="PullTheWorkerImage"),
@@ -81,7 +84,7 @@ class FarmRoles(pulumi.ComponentResource):
                   sid="ReadTheWorkerCredentials"),
             *api_key_reads,
         ])
-        task = self._role("task", names.task_role, ecs_trust, [
+        task = self._role("task", names.task_role, task_trust, [
             allow(["s3:GetObject"],
                   [pulumi.Output.concat(args.bucket_arn, "/", args.inputs_prefix, "*")],
                   sid="ReadGenerationInputs"),

@@ -97,7 +97,9 @@ def test_s3_gateway_endpoint_on_the_private_route_tables(run):
     endpoint = run.one("aws:ec2/vpcEndpoint:VpcEndpoint")
     assert endpoint.inputs["vpcEndpointType"] == "Gateway"
     assert endpoint.inputs["serviceName"] == f"com.amazonaws.{run.config['aws:region']}.s3"
-    assert endpoint.inputs["routeTableIds"] == ["rtb-0private-a", "rtb-0private-b"]
+    # The mocks answer the route-table lookup with one table per subnet it filtered on.
+    assert endpoint.inputs["routeTableIds"] == ["rtb-of-subnet-0private-a",
+                                                "rtb-of-subnet-0private-b"]
 
 
 # --- Registry and storage ----------------------------------------------------------------
