@@ -101,6 +101,7 @@ class Dispatcher(pulumi.ComponentResource):
             layers=[args.layer_arn],
             timeout=TIMEOUT_SECONDS,
             memory_size=256,
+            reserved_concurrent_executions=settings.dispatcher_reserved_concurrency,
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment),
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(
                 log_format="Text", log_group=log_group.name,

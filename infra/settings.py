@@ -74,6 +74,8 @@ class Settings:
     bucket_name: str | None
     inputs_prefix: str
     max_concurrent_tasks: int
+    # One dispatcher at a time keeps "capacity = max - running" exact; None = unreserved.
+    dispatcher_reserved_concurrency: int | None
     task_cpu: int
     task_memory: int
     task_ephemeral_storage_gib: int
@@ -127,6 +129,16 @@ def _name(raw: Mapping[str, str], key: str, default: str | None) -> str:
         raise _fail(key, value, "3-40 characters: lowercase letters, digits, '-', starting "
                     "with a letter")
     return value
+
+
+def _reserved_concurrency(raw: Mapping[str, str]) -> int | None:
+    key = "dispatcherReservedConcurrency"
+    value = raw.get(key, "1")
+    if value == "unreserved":
+        return None
+    if not value.isdigit() or not 1 <= int(value) <= 10:
+        raise _fail(key, value, "a whole number from 1 to 10, or 'unreserved'")
+    return int(value)
 
 
 def _jobs_api(raw: Mapping[str, str]) -> JobsApiSettings:
@@ -229,6 +241,7 @@ def settings_from_mapping(stack: str, region: str | None, raw: Mapping[str, str]
         bucket_name=bucket,
         inputs_prefix=inputs_prefix,
         max_concurrent_tasks=_int(raw, "maxConcurrentTasks", 10, 1, 100),
+        dispatcher_reserved_concurrency=_reserved_concurrency(raw),
         task_cpu=cpu,
         task_memory=memory,
         task_ephemeral_storage_gib=_int(raw, "taskEphemeralStorageGiB", 21, 21, 200),
@@ -251,7 +264,8 @@ def settings_from_mapping(stack: str, region: str | None, raw: Mapping[str, str]
 # Every key the program reads from the project namespace (documented in docs/infrastructure.md).
 KEYS = (
     "namePrefix", "clusterName", "repositoryName", "bucketName", "inputsPrefix",
-    "maxConcurrentTasks", "taskCpu", "taskMemory", "taskEphemeralStorageGiB", "taskArchitecture",
+    "maxConcurrentTasks", "dispatcherReservedConcurrency", "taskCpu", "taskMemory",
+    "taskEphemeralStorageGiB", "taskArchitecture",
     "taskStopTimeoutSeconds", "jobTimeLimitSeconds", "heartbeatLeaseSeconds", "maxRetries",
     "scheduleRate", "logRetentionDays", "alarmEmail", "imageTag", "logLevel",
     "queueAgeAlarmSeconds", "noCompletionsWindowMinutes", "jobsApiMode", "jobsApiEndpoint",

@@ -285,6 +285,8 @@ def test_dispatcher_lambda_and_environment_contract(run):
     assert function.inputs["handler"] == "handlers.trigger.handler"
     assert function.inputs["runtime"].startswith("python3")
     assert function.inputs["timeout"] == 30
+    assert function.inputs["reservedConcurrentExecutions"] == \
+        int(run.config["babulus-render:dispatcherReservedConcurrency"])
     env = function.inputs["environment"]["variables"]
     group = run.one("aws:ec2/securityGroup:SecurityGroup")
     assert env == {

@@ -54,6 +54,9 @@ def test_defaults_apply_when_keys_are_absent():
     assert s.schedule_expression == "rate(1 minute)"
     assert s.log_retention_days == 7
     assert s.jobs_api.mode == "create"
+    assert s.dispatcher_reserved_concurrency == 1
+    assert settings_with(dispatcherReservedConcurrency="unreserved") \
+        .dispatcher_reserved_concurrency is None
 
 
 @pytest.mark.parametrize("changes, key, allowed", [
@@ -62,6 +65,7 @@ def test_defaults_apply_when_keys_are_absent():
     ({"taskCpu": "3000"}, "taskCpu", "256, 512, 1024, 2048, 4096, 8192, 16384"),
     ({"maxConcurrentTasks": "0"}, "maxConcurrentTasks", "a whole number >= 1"),
     ({"maxConcurrentTasks": "ten"}, "maxConcurrentTasks", "a whole number >= 1"),
+    ({"dispatcherReservedConcurrency": "0"}, "dispatcherReservedConcurrency", "or 'unreserved'"),
     ({"logRetentionDays": "10"}, "logRetentionDays", "1, 3, 5, 7, 14, 30"),
     ({"jobsApiMode": "borrow"}, "jobsApiMode", "create, attach"),
     ({"taskArchitecture": "MIPS"}, "taskArchitecture", "X86_64, ARM64"),
