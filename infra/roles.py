@@ -47,19 +47,18 @@ class FarmRoles(pulumi.ComponentResource):
         self._child = pulumi.ResourceOptions(parent=self)
         names = args.names
         account = names.account_id
-        region = names.settings.region
 
         # The task role is assumed on behalf of a task: ECS documents the confused-deputy
         # conditions for it. The execution role keeps ECS's documented plain trust.
-        task_trust = pulumi.Output.from_input(account).apply(lambda acct: document([{
+        task_trust = document([{
             "Effect": "Allow",
             "Principal": {"Service": "ecs-tasks.amazonaws.com"},
             "Action": "sts:AssumeRole",
             "Condition": {
-                "StringEquals": {"aws:SourceAccount": acct},
-                "ArnLike": {"aws:SourceArn": f"arn:aws:ecs:{region}:{acct}:*"},
+                "StringEquals": {"aws:SourceAccount": account},
+                "ArnLike": {"aws:SourceArn": names.arn("ecs", "*")},
             },
-        }]))
+        }])
         jobs_api_calls = []
         if args.jobs_api_arn is not None:
             jobs_api_calls = [allow(
