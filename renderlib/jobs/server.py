@@ -29,6 +29,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from renderlib.jobs.api_errors import ApiError
 from renderlib.jobs.service import JobsService
 from renderlib.jobs.sqlite_store import SqliteStore
+from renderlib.jobs.store import Store
 
 GRAPHQL_PATH = "/graphql"
 log = logging.getLogger(__name__)
@@ -123,10 +124,14 @@ class _JobsGraphQL(GraphQL):
         return [json.dumps(response).encode("utf-8")]
 
 
-def make_app(db_path: str | Path, api_key: str | None = None):
-    """The WSGI application: POST /graphql, optionally requiring ``x-api-key``."""
+def make_app(db: str | Path | Store, api_key: str | None = None):
+    """The WSGI application: POST /graphql, optionally requiring ``x-api-key``.
+
+    ``db`` is the SQLite file, or any Store (tests serve the DynamoDB store this way).
+    """
+    store = db if isinstance(db, Store) else SqliteStore(db)
     graphql_app = _JobsGraphQL(
-        build_schema(JobsService(SqliteStore(db_path))),
+        build_schema(JobsService(store)),
         error_formatter=format_error,
         logger=_ARIADNE_LOGGER,
     )
@@ -172,7 +177,7 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 def create_server(
-    db_path: str | Path,
+    db: str | Path | Store,
     port: int = 0,
     host: str = "127.0.0.1",
     api_key: str | None = None,
@@ -180,7 +185,7 @@ def create_server(
 ) -> BaseWSGIServer:
     """A threaded HTTP server for the jobs API (one thread per request); not yet serving."""
     server = make_server(
-        host, port, make_app(db_path, api_key), threaded=True,
+        host, port, make_app(db, api_key), threaded=True,
         request_handler=None if access_log else _QuietHandler,
     )
     server.daemon_threads = True
@@ -188,10 +193,11 @@ def create_server(
 
 
 def start_server(
-    db_path: str | Path, port: int = 0, host: str = "127.0.0.1", api_key: str | None = None
+    db: str | Path | Store, port: int = 0, host: str = "127.0.0.1", api_key: str | None = None
 ) -> RunningServer:
-    """Serve the jobs API over ``db_path`` in a background thread; port 0 picks a free one."""
-    server = create_server(db_path, port, host, api_key)
+    """Serve the jobs API over ``db`` (a SQLite file or a Store) in a background thread;
+    port 0 picks a free port."""
+    server = create_server(db, port, host, api_key)
     thread = threading.Thread(target=server.serve_forever, name="jobs-api", daemon=True)
     thread.start()
     url = f"http://{host}:{server.server_port}{GRAPHQL_PATH}"
