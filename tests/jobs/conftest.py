@@ -94,6 +94,11 @@ def dynamodb(aws_env):
 
 
 @pytest.fixture
+def table_names():
+    return dict(TABLES)
+
+
+@pytest.fixture
 def dynamo_store(dynamodb):
     from renderlib.jobs.dynamo_store import DynamoStore
 
