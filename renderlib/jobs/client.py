@@ -441,33 +441,42 @@ class JobsClient:
 
     def _call(self, document: str, variables: dict) -> _Answer:
         request = GraphQLRequest(_parsed(document), variable_values=variables)
-        retried = False
+        attempt = 0
         reauthenticated = False
-        failure: Exception | None = None
-        for attempt in range(self.retries + 1):
+        while True:
             try:
                 data = self._session().execute(request)
-                return _Answer(data, retried=retried)
+                return _Answer(data, retried=attempt > 0)
             except TransportQueryError as exc:
-                return _Answer(exc.data, list(exc.errors or []), retried)
+                errors = list(exc.errors or [])
+                if _error_type(errors) == "UnauthorizedException" and self._reauthenticate(
+                        reauthenticated):
+                    reauthenticated = True
+                    continue
+                return _Answer(exc.data, errors, retried=attempt > 0)
             except TransportServerError as exc:
-                if exc.code in (401, 403) and not reauthenticated and hasattr(self.auth,
-                                                                              "invalidate"):
-                    self.auth.invalidate()
+                if exc.code in (401, 403) and self._reauthenticate(reauthenticated):
                     reauthenticated = True
                     continue
                 if exc.code not in RETRY_STATUS_CODES:
                     raise JobsApiError(f"jobs API at {self.url} refused the request: {exc}",
                                        str(exc.code)) from None
-                failure = exc
+                failure: Exception = exc
             except (TransportConnectionFailed, TransportProtocolError) as exc:
                 failure = exc
-            if attempt < self.retries:
-                time.sleep(self.backoff_seconds * 2**attempt * random.uniform(0.5, 1.0))
-                retried = True
-        raise JobsUnavailableError(
-            f"jobs API at {self.url} unreachable after {self.retries + 1} attempts: {failure}"
-        )
+            if attempt >= self.retries:
+                raise JobsUnavailableError(
+                    f"jobs API at {self.url} unreachable after {attempt + 1} attempts: {failure}"
+                )
+            time.sleep(self.backoff_seconds * 2**attempt * random.uniform(0.5, 1.0))
+            attempt += 1
+
+    def _reauthenticate(self, already: bool) -> bool:
+        """Once per request, let an auth with expiring tokens (Cognito) renew them."""
+        if already or not hasattr(self.auth, "invalidate"):
+            return False
+        self.auth.invalidate()
+        return True
 
     def _session(self):
         session = getattr(self._local, "session", None)

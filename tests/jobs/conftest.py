@@ -3,6 +3,9 @@ on a moto server started here on 127.0.0.1 (dummy credentials, us-east-1)."""
 
 from __future__ import annotations
 
+import json
+import threading
+
 import pytest
 
 from renderlib.jobs.client import JobsClient
@@ -114,3 +117,47 @@ def any_client(request, tmp_path):
         db = request.getfixturevalue("dynamo_store")
     with start_server(db) as server:
         yield JobsClient(server.url, retries=1, backoff_seconds=0.01)
+
+
+class ScriptedApi:
+    """An HTTP endpoint on 127.0.0.1 that records requests and answers from a script:
+    ``respond(request) -> (status, body dict)``; by default forwards to ``upstream``."""
+
+    def __init__(self, respond):
+        from werkzeug.serving import make_server
+        from werkzeug.wrappers import Request, Response
+
+        self.requests: list[dict] = []
+        self.respond = respond
+
+        @Request.application
+        def app(request):
+            body = request.get_data()
+            recorded = {"method": request.method, "url": request.url,
+                        "headers": dict(request.headers), "body": body}
+            self.requests.append(recorded)
+            status, answer = self.respond(recorded)
+            return Response(json.dumps(answer), status=status, mimetype="application/json")
+
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/graphql"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def scripted_api():
+    started = []
+
+    def start(respond):
+        api = ScriptedApi(respond)
+        started.append(api)
+        return api
+
+    yield start
+    for api in started:
+        api.stop()
