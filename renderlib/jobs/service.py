@@ -20,9 +20,9 @@ from renderlib.jobs.api_errors import (
     NotFoundException,
     ValidationError,
 )
-from renderlib.jobs.conditions import ConditionInputError, Exists
+from renderlib.jobs.conditions import ConditionInputError
 from renderlib.jobs.models import GENERATION_RUN, JOB, JOB_EVENT, RENDER_RUN, Entity
-from renderlib.jobs.status import INITIAL_STATUS, parse_status, predecessors
+from renderlib.jobs.status import INITIAL_STATUS, JobStatus, parse_status, predecessors
 from renderlib.jobs.store import BadPageToken, ConditionNotMet, Store
 
 DEFAULT_MAX_RETRIES = 3
@@ -144,17 +144,18 @@ class JobsService:
         values = _present(values)
         _check_job_values(values)
         user_condition = self._condition(JOB, condition)
+        new_status = _status(values["status"]) if "status" in values else None
         transition = None
-        if "status" in values:
-            new_status = _status(values["status"])
+        if new_status is not None:
             values["status"] = new_status.value
-            transition = conditions.OneOf("status", tuple(s.value for s in
-                                                          predecessors(new_status)))
+            transition = conditions.OneOf(
+                "status", tuple(sorted(s.value for s in predecessors(new_status)))
+            )
         values["updatedAt"] = self.clock()
         try:
             return self.store.update(
                 JOB, job_id, values, remove,
-                conditions.both(Exists("id", True), user_condition, transition),
+                conditions.both(user_condition, transition),
             )
         except ConditionNotMet as lost:
             if lost.current is None:
@@ -164,6 +165,7 @@ class JobsService:
                     f"{CONDITION_FAILED}: job {job_id} did not match the condition "
                     f"(its status is {lost.current.get('status')!r})"
                 ) from None
+            # The user's condition held, so the transition is what failed.
             allowed = predecessors(new_status)
             raise ValidationError(
                 f"job {job_id} cannot go from {lost.current.get('status')!r} to "
@@ -253,7 +255,7 @@ def _present(values: dict) -> dict:
     return {name: value for name, value in values.items() if value is not None}
 
 
-def _status(value: object):
+def _status(value: object) -> JobStatus:
     try:
         return parse_status(value)
     except ValueError as exc:
