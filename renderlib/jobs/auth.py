@@ -1,7 +1,8 @@
 """How the JobsClient authenticates: requests ``AuthBase`` objects, one per AppSync mode.
 
 - none: the local server.
-- api_key: the ``x-api-key`` header.
+- api_key: the ``x-api-key`` header; the key from JOBS_API_KEY or from the secret
+  named by JOBS_API_KEY_SECRET_ARN.
 - iam: SigV4 over the request (service ``appsync``) with boto3's credential chain.
 - cognito: a user pool user (USER_PASSWORD_AUTH); the ID token goes in ``Authorization``
   and is refreshed before it expires. The worker's username and password come from
@@ -143,6 +144,17 @@ class CognitoAuth(AuthBase):
         self._expires_at = self.clock() + result.get("ExpiresIn", 3600)
 
 
+def api_key(env: Mapping[str, str], secrets_client: Any = None) -> str:
+    """JOBS_API_KEY (ECS injects it from Secrets Manager), else the secret named by
+    JOBS_API_KEY_SECRET_ARN (a Lambda reads it at start)."""
+    if env.get("JOBS_API_KEY"):
+        return env["JOBS_API_KEY"]
+    secret_id = env.get("JOBS_API_KEY_SECRET_ARN")
+    if not secret_id:
+        raise JobsApiError("JOBS_API_AUTH=api_key needs JOBS_API_KEY or JOBS_API_KEY_SECRET_ARN")
+    return _secret_string(secret_id, env, secrets_client)
+
+
 def worker_credentials(env: Mapping[str, str], secrets_client: Any = None) -> dict:
     """The worker user's {"username", "password"[, "clientId"]}."""
     if env.get("WORKER_CREDENTIALS"):
@@ -153,12 +165,21 @@ def worker_credentials(env: Mapping[str, str], secrets_client: Any = None) -> di
             "JOBS_API_AUTH=cognito needs WORKER_CREDENTIALS (JSON with username and password) "
             "or WORKER_CREDENTIALS_SECRET_ID (a Secrets Manager secret holding that JSON)"
         )
+    return _credentials_json(_secret_string(secret_id, env, secrets_client),
+                             f"secret {secret_id}")
+
+
+def _secret_string(secret_id: str, env: Mapping[str, str], secrets_client: Any) -> str:
+    from botocore.exceptions import ClientError
+
     if secrets_client is None:
         import boto3
 
         secrets_client = boto3.client("secretsmanager", region_name=aws_region(env))
-    secret = secrets_client.get_secret_value(SecretId=secret_id)
-    return _credentials_json(secret["SecretString"], f"secret {secret_id}")
+    try:
+        return secrets_client.get_secret_value(SecretId=secret_id)["SecretString"]
+    except ClientError as exc:
+        raise JobsApiError(f"cannot read secret {secret_id}: {exc}") from None
 
 
 def _credentials_json(text: str, source: str) -> dict:

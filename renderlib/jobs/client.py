@@ -120,8 +120,8 @@ class JobsClient:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **options: Any) -> JobsClient:
         """A client configured by JOBS_API_URL, JOBS_API_AUTH (none|api_key|iam|cognito),
-        JOBS_API_KEY, WORKER_CREDENTIALS or WORKER_CREDENTIALS_SECRET_ID,
-        COGNITO_CLIENT_ID and AWS_REGION."""
+        JOBS_API_KEY or JOBS_API_KEY_SECRET_ARN, WORKER_CREDENTIALS or
+        WORKER_CREDENTIALS_SECRET_ID, COGNITO_CLIENT_ID and AWS_REGION."""
         env = os.environ if env is None else env
         url = env.get("JOBS_API_URL") or DEFAULT_API_URL
         return cls(url, auth_from_env(env, url), **options)
@@ -493,9 +493,7 @@ def auth_from_env(env: Mapping[str, str], url: str) -> requests.auth.AuthBase | 
     if mode == "none":
         return None
     if mode == "api_key":
-        if not env.get("JOBS_API_KEY"):
-            raise JobsApiError("JOBS_API_AUTH=api_key needs JOBS_API_KEY")
-        return jobs_auth.ApiKeyAuth(env["JOBS_API_KEY"])
+        return jobs_auth.ApiKeyAuth(jobs_auth.api_key(env))
     if mode == "iam":
         return jobs_auth.SigV4Auth(jobs_auth.aws_region(env, url))
     if mode == "cognito":

@@ -38,6 +38,19 @@ def test_api_key(db_path):
         assert client.get_job(job.id).org_id == "org"
 
 
+def test_api_key_from_secrets_manager(db_path, aws_env):
+    secret = boto3.client("secretsmanager", region_name=REGION).create_secret(
+        Name="studio-api-key", SecretString="da2-secretkey")
+    with start_server(db_path, api_key="da2-secretkey") as server:
+        client = JobsClient.from_env({"JOBS_API_URL": server.url, "JOBS_API_AUTH": "api_key",
+                                      "JOBS_API_KEY_SECRET_ARN": secret["ARN"],
+                                      "AWS_REGION": REGION})
+        assert client.create_job("org", {}).org_id == "org"
+    with pytest.raises(JobsApiError, match="cannot read secret"):
+        JobsClient.from_env({"JOBS_API_AUTH": "api_key", "AWS_REGION": REGION,
+                             "JOBS_API_KEY_SECRET_ARN": "no-such-secret"})
+
+
 def test_iam_requests_are_sigv4_signed_for_appsync(scripted_api, monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret-example")
