@@ -15,8 +15,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--db", type=Path, required=True, help="SQLite file (created if missing)")
     serve.add_argument("--port", type=int, default=4000, help="port (default 4000; 0: any)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--api-key", default=None,
-                       help="require this x-api-key header, as an AppSync API key would")
+    serve.add_argument(
+        "--api-key", default=None, help="require this x-api-key header, as an AppSync API key would"
+    )
     serve.set_defaults(func=serve_command)
 
 
@@ -24,8 +25,10 @@ def serve_command(args: argparse.Namespace) -> int:
     from renderlib.jobs.server import GRAPHQL_PATH, create_server
 
     server = create_server(args.db, args.port, args.host, args.api_key, access_log=True)
-    print(f"jobs API at http://{args.host}:{server.server_port}{GRAPHQL_PATH} "
-          f"(database {args.db})", flush=True)
+    print(
+        f"jobs API at http://{args.host}:{server.server_port}{GRAPHQL_PATH} (database {args.db})",
+        flush=True,
+    )
     try:
         server.serve_forever()
     finally:

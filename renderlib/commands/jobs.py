@@ -9,12 +9,18 @@ from renderlib.jobs.status import JobStatus
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("jobs", help="list render jobs, or show one with its events")
-    parser.add_argument("--status", choices=[s.value for s in JobStatus], default=None,
-                        help="only jobs in this status (default: every status)")
+    parser.add_argument(
+        "--status",
+        choices=[s.value for s in JobStatus],
+        default=None,
+        help="only jobs in this status (default: every status)",
+    )
     parser.add_argument("--limit", type=int, default=50, help="at most this many per status")
-    parser.add_argument("--api", default=None,
-                        help="jobs API URL (default: $JOBS_API_URL or "
-                             "http://127.0.0.1:4000/graphql)")
+    parser.add_argument(
+        "--api",
+        default=None,
+        help="jobs API URL (default: $JOBS_API_URL or http://127.0.0.1:4000/graphql)",
+    )
     parser.set_defaults(func=list_jobs)
     actions = parser.add_subparsers(dest="action")
     show = actions.add_parser("show", help="one job, with its events")
@@ -32,10 +38,12 @@ def list_jobs(args: argparse.Namespace) -> int:
     for status in statuses:
         for job in client.list_jobs(status, limit=args.limit, oldest_first=False).items:
             progress = "" if job.progress is None else f"{job.progress:.0%}"
-            print(f"{job.id:36}  {job.status:9}  {progress:>8}  "
-                  f"{job.retry_count:>3}/{job.max_retries:<3}  {job.org_id:16}  "
-                  f"{job.created_at:%Y-%m-%d %H:%M:%S}"
-                  + (f"  {job.failure_reason}" if job.failure_reason else ""))
+            print(
+                f"{job.id:36}  {job.status:9}  {progress:>8}  "
+                f"{job.retry_count:>3}/{job.max_retries:<3}  {job.org_id:16}  "
+                f"{job.created_at:%Y-%m-%d %H:%M:%S}"
+                + (f"  {job.failure_reason}" if job.failure_reason else "")
+            )
     return 0
 
 
@@ -45,12 +53,19 @@ def show_job(args: argparse.Namespace) -> int:
     client = client_for(args.api)
     job = client.get_job(args.job_id)
     fields = [
-        ("id", job.id), ("status", job.status.value), ("kind", job.kind), ("org", job.org_id),
-        ("input", job.input_json), ("progress", job.progress),
+        ("id", job.id),
+        ("status", job.status.value),
+        ("kind", job.kind),
+        ("org", job.org_id),
+        ("input", job.input_json),
+        ("progress", job.progress),
         ("retries", f"{job.retry_count}/{job.max_retries}"),
-        ("claimed by", job.claimed_by_agent_id), ("task", job.task_arn),
-        ("failure", job.failure_reason), ("created", job.created_at),
-        ("started", job.started_at), ("heartbeat", job.heartbeat_at),
+        ("claimed by", job.claimed_by_agent_id),
+        ("task", job.task_arn),
+        ("failure", job.failure_reason),
+        ("created", job.created_at),
+        ("started", job.started_at),
+        ("heartbeat", job.heartbeat_at),
         ("finished", job.finished_at),
     ]
     for name, value in fields:

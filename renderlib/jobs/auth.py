@@ -105,8 +105,11 @@ class CognitoAuth(AuthBase):
             self._expires_at = 0.0
 
     def _login(self) -> None:
-        self._store(self._initiate("USER_PASSWORD_AUTH",
-                                   {"USERNAME": self.username, "PASSWORD": self.password}))
+        self._store(
+            self._initiate(
+                "USER_PASSWORD_AUTH", {"USERNAME": self.username, "PASSWORD": self.password}
+            )
+        )
 
     def _refresh(self) -> None:
         if self._refresh_token is None:
@@ -165,8 +168,7 @@ def worker_credentials(env: Mapping[str, str], secrets_client: Any = None) -> di
             "JOBS_API_AUTH=cognito needs WORKER_CREDENTIALS (JSON with username and password) "
             "or WORKER_CREDENTIALS_SECRET_ID (a Secrets Manager secret holding that JSON)"
         )
-    return _credentials_json(_secret_string(secret_id, env, secrets_client),
-                             f"secret {secret_id}")
+    return _credentials_json(_secret_string(secret_id, env, secrets_client), f"secret {secret_id}")
 
 
 def _secret_string(secret_id: str, env: Mapping[str, str], secrets_client: Any) -> str:
@@ -188,7 +190,7 @@ def _credentials_json(text: str, source: str) -> dict:
     except ValueError:
         credentials = None
     if not isinstance(credentials, dict) or not {"username", "password"} <= credentials.keys():
-        raise JobsApiError(f"{source} must be JSON with \"username\" and \"password\"")
+        raise JobsApiError(f'{source} must be JSON with "username" and "password"')
     return credentials
 
 

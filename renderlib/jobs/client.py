@@ -139,9 +139,15 @@ class JobsClient:
         job_id: str | None = None,
     ) -> Job:
         job_id = job_id or str(uuid.uuid4())
-        values = {"id": job_id, "orgId": org_id, "kind": kind, "status": "queued",
-                  "inputJson": json.dumps(dict(input)), "maxRetries": max_retries,
-                  "executionMode": execution_mode}
+        values = {
+            "id": job_id,
+            "orgId": org_id,
+            "kind": kind,
+            "status": "queued",
+            "inputJson": json.dumps(dict(input)),
+            "maxRetries": max_retries,
+            "executionMode": execution_mode,
+        }
         answer = self._call(CREATE_JOB, {"input": _present(values)})
         return self._created(answer, "createJob", Job, lambda: self.get_job(job_id))
 
@@ -160,10 +166,15 @@ class JobsClient:
         oldest_first: bool = True,
     ) -> Page[Job]:
         """One page of the jobs in ``status``, by creation time (the byStatus index)."""
-        data = self._data(LIST_JOBS, {
-            "status": str(status), "limit": limit, "nextToken": next_token,
-            "sortDirection": "ASC" if oldest_first else "DESC",
-        })["listJobByStatusAndCreatedAt"]
+        data = self._data(
+            LIST_JOBS,
+            {
+                "status": str(status),
+                "limit": limit,
+                "nextToken": next_token,
+                "sortDirection": "ASC" if oldest_first else "DESC",
+            },
+        )["listJobByStatusAndCreatedAt"]
         return Page([from_api(Job, item) for item in data["items"] if item], data["nextToken"])
 
     def iter_jobs(
@@ -171,8 +182,9 @@ class JobsClient:
     ) -> Iterator[Job]:
         token = None
         while True:
-            page = self.list_jobs(status, limit=page_size, next_token=token,
-                                  oldest_first=oldest_first)
+            page = self.list_jobs(
+                status, limit=page_size, next_token=token, oldest_first=oldest_first
+            )
             yield from page.items
             token = page.next_token
             if token is None:
@@ -190,8 +202,11 @@ class JobsClient:
 
     def claim(self, job_id: str, agent_id: str) -> Job:
         """queued -> claimed by ``agent_id``; ClaimLostError if the job was not queued."""
-        return self._update(job_id, {"status": "claimed", "claimedByAgentId": agent_id},
-                            {"status": {"eq": "queued"}})
+        return self._update(
+            job_id,
+            {"status": "claimed", "claimedByAgentId": agent_id},
+            {"status": {"eq": "queued"}},
+        )
 
     def set_task_arn(self, job_id: str, task_arn: str, *, agent_id: str | None = None) -> Job:
         """Record the ECS task running a claimed (or already running) job."""
@@ -206,7 +221,8 @@ class JobsClient:
         """claimed -> running (and, given ``attempt``, only if it is still that attempt)."""
         now = utc_now()
         job = self._update(
-            job_id, {"status": "running", "startedAt": now, "heartbeatAt": now, "progress": 0.0},
+            job_id,
+            {"status": "running", "startedAt": now, "heartbeatAt": now, "progress": 0.0},
             _with_attempt({"status": {"eq": "claimed"}}, attempt),
         )
         self.add_event(job_id, "status", f"running (attempt {job.attempt})", org_id=job.org_id)
@@ -226,8 +242,7 @@ class JobsClient:
         values: dict[str, Any] = {"heartbeatAt": utc_now()}
         if progress is not None:
             values["progress"] = progress
-        job = self._update(job_id, values,
-                           _with_attempt({"status": {"eq": "running"}}, attempt))
+        job = self._update(job_id, values, _with_attempt({"status": {"eq": "running"}}, attempt))
         if message is not None or progress is not None:
             self.add_event(job_id, "progress", message, progress=progress, org_id=job.org_id)
         return job
@@ -253,15 +268,20 @@ class JobsClient:
         job = self.get_job(job_id)
         if job.retry_count < job.max_retries:
             return self._requeue(job, reason, expected_status, True)
-        return self._fail(job, f"{reason} (gave up after {job.retry_count + 1} attempts)",
-                          expected_status)
+        return self._fail(
+            job, f"{reason} (gave up after {job.retry_count + 1} attempts)", expected_status
+        )
 
     def succeed(self, job_id: str, *, attempt: int | None = None) -> Job:
         """running -> succeeded."""
         job = self._update(
             job_id,
-            {"status": "succeeded", "finishedAt": utc_now(), "progress": 1.0,
-             "failureReason": None},
+            {
+                "status": "succeeded",
+                "finishedAt": utc_now(),
+                "progress": 1.0,
+                "failureReason": None,
+            },
             _with_attempt({"status": {"eq": "running"}}, attempt),
         )
         self.add_event(job_id, "status", "succeeded", org_id=job.org_id)
@@ -286,20 +306,35 @@ class JobsClient:
         org_id: str | None = None,
     ) -> JobEvent:
         event_id = str(uuid.uuid4())
-        values = {"id": event_id, "jobId": job_id, "type": type, "message": message,
-                  "progress": progress, "orgId": org_id,
-                  "data": None if data is None else json.dumps(dict(data))}
+        values = {
+            "id": event_id,
+            "jobId": job_id,
+            "type": type,
+            "message": message,
+            "progress": progress,
+            "orgId": org_id,
+            "data": None if data is None else json.dumps(dict(data)),
+        }
         answer = self._call(CREATE_EVENT, {"input": _present(values)})
-        return self._created(answer, "createJobEvent", JobEvent,
-                             lambda: self._get(GET_EVENT, "getJobEvent", JobEvent, event_id))
+        return self._created(
+            answer,
+            "createJobEvent",
+            JobEvent,
+            lambda: self._get(GET_EVENT, "getJobEvent", JobEvent, event_id),
+        )
 
     def list_events(self, job_id: str, *, newest_first: bool = False) -> list[JobEvent]:
         events, token = [], None
         while True:
-            data = self._data(LIST_EVENTS, {
-                "jobId": job_id, "limit": 1000, "nextToken": token,
-                "sortDirection": "DESC" if newest_first else "ASC",
-            })["listJobEventByJobIdAndCreatedAt"]
+            data = self._data(
+                LIST_EVENTS,
+                {
+                    "jobId": job_id,
+                    "limit": 1000,
+                    "nextToken": token,
+                    "sortDirection": "DESC" if newest_first else "ASC",
+                },
+            )["listJobEventByJobIdAndCreatedAt"]
             events.extend(from_api(JobEvent, item) for item in data["items"] if item)
             token = data["nextToken"]
             if token is None:
@@ -328,17 +363,27 @@ class JobsClient:
         that one is returned and nothing new is stored."""
         run_id = render_run_id(job_id)
         values = {
-            "id": run_id, "jobId": job_id, "orgId": org_id, "videoId": video_id,
-            "status": status, "generationRunId": generation_run_id,
-            "mp4ArtifactKey": mp4_artifact_key, "posterArtifactKey": poster_artifact_key,
-            "duration": duration, "frames": frames, "width": width, "height": height,
-            "fps": fps, "renderSeconds": render_seconds,
+            "id": run_id,
+            "jobId": job_id,
+            "orgId": org_id,
+            "videoId": video_id,
+            "status": status,
+            "generationRunId": generation_run_id,
+            "mp4ArtifactKey": mp4_artifact_key,
+            "posterArtifactKey": poster_artifact_key,
+            "duration": duration,
+            "frames": frames,
+            "width": width,
+            "height": height,
+            "fps": fps,
+            "renderSeconds": render_seconds,
         }
         answer = self._call(CREATE_RENDER_RUN, {"input": _present(values)})
         if answer.errors and _error_type(answer.errors) == CONDITION_ERROR_TYPE:
             return self.get_render_run(run_id)
-        return self._created(answer, "createRenderRun", RenderRun,
-                             lambda: self.get_render_run(run_id))
+        return self._created(
+            answer, "createRenderRun", RenderRun, lambda: self.get_render_run(run_id)
+        )
 
     def get_render_run(self, run_id: str) -> RenderRun:
         run = self._get(GET_RENDER_RUN, "getRenderRun", RenderRun, run_id)
@@ -368,14 +413,19 @@ class JobsClient:
         run_id: str | None = None,
     ) -> GenerationRun:
         run_id = run_id or str(uuid.uuid4())
-        values = {"id": run_id, "orgId": org_id, "videoId": video_id,
-                  "scriptArtifactKey": script_artifact_key,
-                  "timelineArtifactKey": timeline_artifact_key,
-                  "audioArtifactKeys": list(audio_artifact_keys),
-                  "artifactPrefix": artifact_prefix}
+        values = {
+            "id": run_id,
+            "orgId": org_id,
+            "videoId": video_id,
+            "scriptArtifactKey": script_artifact_key,
+            "timelineArtifactKey": timeline_artifact_key,
+            "audioArtifactKeys": list(audio_artifact_keys),
+            "artifactPrefix": artifact_prefix,
+        }
         answer = self._call(CREATE_GENERATION_RUN, {"input": _present(values)})
-        return self._created(answer, "createGenerationRun", GenerationRun,
-                             lambda: self.get_generation_run(run_id))
+        return self._created(
+            answer, "createGenerationRun", GenerationRun, lambda: self.get_generation_run(run_id)
+        )
 
     # Low level
 
@@ -389,28 +439,40 @@ class JobsClient:
         retry_count = job.retry_count + 1 if count_retry else job.retry_count
         requeued = self._update(
             job.id,
-            {"status": "queued", "retryCount": retry_count, "failureReason": reason,
-             "claimedByAgentId": None, "taskArn": None, "heartbeatAt": None,
-             "startedAt": None, "progress": None},
-            {"status": {"eq": str(expected_status or job.status)},
-             "retryCount": {"eq": job.retry_count}},
+            {
+                "status": "queued",
+                "retryCount": retry_count,
+                "failureReason": reason,
+                "claimedByAgentId": None,
+                "taskArn": None,
+                "heartbeatAt": None,
+                "startedAt": None,
+                "progress": None,
+            },
+            {
+                "status": {"eq": str(expected_status or job.status)},
+                "retryCount": {"eq": job.retry_count},
+            },
         )
-        self.add_event(job.id, "status", f"requeued (retry {retry_count}): {reason}",
-                       org_id=job.org_id)
+        self.add_event(
+            job.id, "status", f"requeued (retry {retry_count}): {reason}", org_id=job.org_id
+        )
         return requeued
 
     def _fail(self, job: Job, reason: str, expected_status: JobStatus | str | None) -> Job:
         failed = self._update(
-            job.id, {"status": "failed", "failureReason": reason, "finishedAt": utc_now()},
-            {"status": {"eq": str(expected_status or job.status)},
-             "retryCount": {"eq": job.retry_count}},
+            job.id,
+            {"status": "failed", "failureReason": reason, "finishedAt": utc_now()},
+            {
+                "status": {"eq": str(expected_status or job.status)},
+                "retryCount": {"eq": job.retry_count},
+            },
         )
         self.add_event(job.id, "status", f"failed: {reason}", org_id=job.org_id)
         return failed
 
     def _update(self, job_id: str, values: dict, condition: dict) -> Job:
-        answer = self._call(UPDATE_JOB, {"input": {"id": job_id, **values},
-                                         "condition": condition})
+        answer = self._call(UPDATE_JOB, {"input": {"id": job_id, **values}, "condition": condition})
         if answer.errors:
             error = _api_error(answer.errors)
             if isinstance(error, ClaimLostError) and answer.retried:
@@ -450,7 +512,8 @@ class JobsClient:
             except TransportQueryError as exc:
                 errors = list(exc.errors or [])
                 if _error_type(errors) == "UnauthorizedException" and self._reauthenticate(
-                        reauthenticated):
+                    reauthenticated
+                ):
                     reauthenticated = True
                     continue
                 return _Answer(exc.data, errors, retried=attempt > 0)
@@ -459,8 +522,9 @@ class JobsClient:
                     reauthenticated = True
                     continue
                 if exc.code not in RETRY_STATUS_CODES:
-                    raise JobsApiError(f"jobs API at {self.url} refused the request: {exc}",
-                                       str(exc.code)) from None
+                    raise JobsApiError(
+                        f"jobs API at {self.url} refused the request: {exc}", str(exc.code)
+                    ) from None
                 failure: Exception = exc
             except (TransportConnectionFailed, TransportProtocolError) as exc:
                 failure = exc
@@ -481,8 +545,9 @@ class JobsClient:
     def _session(self):
         session = getattr(self._local, "session", None)
         if session is None:
-            transport = RequestsHTTPTransport(url=self.url, auth=self.auth, timeout=self.timeout,
-                                              retries=0)
+            transport = RequestsHTTPTransport(
+                url=self.url, auth=self.auth, timeout=self.timeout, retries=0
+            )
             session = Client(transport=transport).connect_sync()
             self._local.session = session
         return session
@@ -504,11 +569,10 @@ def auth_from_env(env: Mapping[str, str], url: str) -> requests.auth.AuthBase | 
         if not client_id:
             raise JobsApiError("JOBS_API_AUTH=cognito needs COGNITO_CLIENT_ID")
         cognito = boto3.client("cognito-idp", region_name=jobs_auth.aws_region(env, url))
-        return jobs_auth.CognitoAuth(credentials["username"], credentials["password"],
-                                     client_id, cognito)
-    raise JobsApiError(
-        f"JOBS_API_AUTH={mode!r} is not one of {', '.join(jobs_auth.AUTH_MODES)}"
-    )
+        return jobs_auth.CognitoAuth(
+            credentials["username"], credentials["password"], client_id, cognito
+        )
+    raise JobsApiError(f"JOBS_API_AUTH={mode!r} is not one of {', '.join(jobs_auth.AUTH_MODES)}")
 
 
 def render_run_id(job_id: str) -> str:

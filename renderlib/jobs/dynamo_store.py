@@ -25,11 +25,23 @@ from renderlib.jobs.models import ENTITIES, Entity
 from renderlib.jobs.store import BadPageToken, ConditionNotMet, Page, Store
 
 _ATTR_METHODS = {
-    "eq": "eq", "ne": "ne", "lt": "lt", "le": "lte", "gt": "gt", "ge": "gte",
-    "beginsWith": "begins_with", "contains": "contains",
+    "eq": "eq",
+    "ne": "ne",
+    "lt": "lt",
+    "le": "lte",
+    "gt": "gt",
+    "ge": "gte",
+    "beginsWith": "begins_with",
+    "contains": "contains",
 }
-_KEY_METHODS = {"eq": "eq", "lt": "lt", "le": "lte", "gt": "gt", "ge": "gte",
-                "beginsWith": "begins_with"}
+_KEY_METHODS = {
+    "eq": "eq",
+    "lt": "lt",
+    "le": "lte",
+    "gt": "gt",
+    "ge": "gte",
+    "beginsWith": "begins_with",
+}
 
 
 class DynamoStore(Store):
@@ -55,8 +67,11 @@ class DynamoStore(Store):
             expression = expression & _expression(condition)
         table = self._tables[entity.name]
         try:
-            table.put_item(Item=_to_dynamo(item), ConditionExpression=expression,
-                           ReturnValuesOnConditionCheckFailure="ALL_OLD")
+            table.put_item(
+                Item=_to_dynamo(item),
+                ConditionExpression=expression,
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
         except ClientError as exc:
             raise self._condition_not_met(exc, entity, item["id"]) from None
 
@@ -94,7 +109,8 @@ class DynamoStore(Store):
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
             # Never create an item by updating a missing id.
             "ConditionExpression": Attr("id").exists() & _expression(condition)
-            if condition is not None else Attr("id").exists(),
+            if condition is not None
+            else Attr("id").exists(),
         }
         try:
             response = self._tables[entity.name].update_item(**arguments)

@@ -19,8 +19,9 @@ JSON_FIELDS = frozenset().union(*(entity.json_fields for entity in ENTITIES.valu
 
 def resolve(service: JobsService, event: dict) -> Any:
     info = event["info"]
-    result = service.resolve(info["parentTypeName"], info["fieldName"],
-                             event.get("arguments") or {})
+    result = service.resolve(
+        info["parentTypeName"], info["fieldName"], event.get("arguments") or {}
+    )
     return _for_appsync(result)
 
 
@@ -29,6 +30,8 @@ def _for_appsync(value: Any) -> Any:
     if isinstance(value, list):
         return [_for_appsync(v) for v in value]
     if isinstance(value, dict):
-        return {k: json.loads(v) if k in JSON_FIELDS and isinstance(v, str) else _for_appsync(v)
-                for k, v in value.items()}
+        return {
+            k: json.loads(v) if k in JSON_FIELDS and isinstance(v, str) else _for_appsync(v)
+            for k, v in value.items()
+        }
     return value

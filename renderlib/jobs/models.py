@@ -36,10 +36,18 @@ JOB = Entity(
     name="Job",
     table_env="JOB_TABLE",
     required=frozenset({"orgId", "kind", "status", "inputJson", "retryCount", "maxRetries"}),
-    optional=frozenset({
-        "claimedByAgentId", "executionMode", "failureReason", "taskArn", "heartbeatAt",
-        "progress", "startedAt", "finishedAt",
-    }),
+    optional=frozenset(
+        {
+            "claimedByAgentId",
+            "executionMode",
+            "failureReason",
+            "taskArn",
+            "heartbeatAt",
+            "progress",
+            "startedAt",
+            "finishedAt",
+        }
+    ),
     indexes={"byStatus": Index("byStatus", "status", "createdAt")},
     json_fields=frozenset({"inputJson"}),
 )
@@ -57,10 +65,19 @@ RENDER_RUN = Entity(
     name="RenderRun",
     table_env="RENDER_RUN_TABLE",
     required=frozenset({"orgId", "videoId", "jobId", "status"}),
-    optional=frozenset({
-        "generationRunId", "mp4ArtifactKey", "posterArtifactKey", "duration", "frames",
-        "width", "height", "fps", "renderSeconds",
-    }),
+    optional=frozenset(
+        {
+            "generationRunId",
+            "mp4ArtifactKey",
+            "posterArtifactKey",
+            "duration",
+            "frames",
+            "width",
+            "height",
+            "fps",
+            "renderSeconds",
+        }
+    ),
     indexes={"byJob": Index("byJob", "jobId")},
 )
 

@@ -142,8 +142,14 @@ def make_app(db: str | Path | Store, api_key: str | None = None):
             return [f"the jobs API answers at {GRAPHQL_PATH}\n".encode()]
         if api_key is not None and environ.get("HTTP_X_API_KEY") != api_key:
             start_response("401 Unauthorized", [("Content-Type", "application/json")])
-            body = {"errors": [{"errorType": "UnauthorizedException",
-                                "message": "You are not authorized to make this call."}]}
+            body = {
+                "errors": [
+                    {
+                        "errorType": "UnauthorizedException",
+                        "message": "You are not authorized to make this call.",
+                    }
+                ]
+            }
             return [json.dumps(body).encode()]
         return graphql_app(environ, start_response)
 
@@ -185,7 +191,10 @@ def create_server(
 ) -> BaseWSGIServer:
     """A threaded HTTP server for the jobs API (one thread per request); not yet serving."""
     server = make_server(
-        host, port, make_app(db, api_key), threaded=True,
+        host,
+        port,
+        make_app(db, api_key),
+        threaded=True,
         request_handler=None if access_log else _QuietHandler,
     )
     server.daemon_threads = True

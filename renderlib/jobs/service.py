@@ -88,8 +88,9 @@ class JobsService:
         nextToken: str | None = None,
     ) -> dict:
         _status(status)
-        return self._query(JOB, "byStatus", status, "createdAt", createdAt, sortDirection,
-                           limit, nextToken)
+        return self._query(
+            JOB, "byStatus", status, "createdAt", createdAt, sortDirection, limit, nextToken
+        )
 
     def get_job_event(self, id: str) -> dict | None:
         return self.store.get(JOB_EVENT, id)
@@ -102,8 +103,9 @@ class JobsService:
         limit: int | None = None,
         nextToken: str | None = None,
     ) -> dict:
-        return self._query(JOB_EVENT, "byJob", jobId, "createdAt", createdAt, sortDirection,
-                           limit, nextToken)
+        return self._query(
+            JOB_EVENT, "byJob", jobId, "createdAt", createdAt, sortDirection, limit, nextToken
+        )
 
     def get_render_run(self, id: str) -> dict | None:
         return self.store.get(RENDER_RUN, id)
@@ -139,8 +141,9 @@ class JobsService:
         remove = frozenset(name for name, value in values.items() if value is None)
         required_removed = sorted(remove & JOB.required)
         if required_removed:
-            raise ValidationError(f"updateJob cannot set required fields to null: "
-                                  f"{', '.join(required_removed)}")
+            raise ValidationError(
+                f"updateJob cannot set required fields to null: {', '.join(required_removed)}"
+            )
         values = _present(values)
         _check_job_values(values)
         user_condition = self._condition(JOB, condition)
@@ -154,7 +157,10 @@ class JobsService:
         values["updatedAt"] = self.clock()
         try:
             return self.store.update(
-                JOB, job_id, values, remove,
+                JOB,
+                job_id,
+                values,
+                remove,
                 conditions.both(user_condition, transition),
             )
         except ConditionNotMet as lost:
@@ -200,8 +206,12 @@ class JobsService:
         if missing:
             raise ValidationError(f"create{entity.name} is missing {', '.join(missing)}")
         now = self.clock()
-        item = {**values, "id": values.get("id") or self.new_id(),
-                "createdAt": now, "updatedAt": now}
+        item = {
+            **values,
+            "id": values.get("id") or self.new_id(),
+            "createdAt": now,
+            "updatedAt": now,
+        }
         try:
             self.store.create(entity, item, self._condition(entity, condition))
         except ConditionNotMet as lost:
@@ -240,11 +250,17 @@ class JobsService:
         if sort_direction not in (None, "ASC", "DESC"):
             raise ValidationError(f"sortDirection must be ASC or DESC, got {sort_direction!r}")
         try:
-            key_condition = (conditions.key_condition(sort_field, sort_condition)
-                             if sort_field else None)
+            key_condition = (
+                conditions.key_condition(sort_field, sort_condition) if sort_field else None
+            )
             page = self.store.query(
-                entity, index, key, sort_condition=key_condition,
-                ascending=sort_direction != "DESC", limit=limit, next_token=next_token,
+                entity,
+                index,
+                key,
+                sort_condition=key_condition,
+                ascending=sort_direction != "DESC",
+                limit=limit,
+                next_token=next_token,
             )
         except (ConditionInputError, BadPageToken) as exc:
             raise ValidationError(str(exc)) from None

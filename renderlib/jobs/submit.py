@@ -28,8 +28,9 @@ class Submitted:
     generation_run: GenerationRun | None = None
 
 
-def submit_input_file(client: JobsClient, path: Path, org_id: str,
-                      max_retries: int | None = None) -> Submitted:
+def submit_input_file(
+    client: JobsClient, path: Path, org_id: str, max_retries: int | None = None
+) -> Submitted:
     """A render job whose inputJson is the JSON object in ``path``."""
     try:
         payload = json.loads(path.read_text())
@@ -57,18 +58,25 @@ def submit_generation_run(
     run_id = str(uuid.uuid4())
     root, prefix = _split_storage(storage)
     base = f"{prefix}generation-runs/{org_id}/{video_id}/{run_id}/"
-    files = sorted(p for p in folder.rglob("*")
-                   if p.is_file() and not any(part.startswith(".")
-                                              for part in p.relative_to(folder).parts))
+    files = sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
     keys = {p: base + p.relative_to(folder).as_posix() for p in files}
     _upload(root, keys)
     run = client.create_generation_run(
-        org_id, video_id, keys[folder / "script.json"], keys[folder / "timeline.json"],
+        org_id,
+        video_id,
+        keys[folder / "script.json"],
+        keys[folder / "timeline.json"],
         [key for path, key in keys.items() if path.suffix.lower() in AUDIO_SUFFIXES],
-        artifact_prefix=base, run_id=run_id,
+        artifact_prefix=base,
+        run_id=run_id,
     )
-    job = client.create_job(org_id, {"generationRunId": run.id, "videoId": video_id},
-                            max_retries=max_retries)
+    job = client.create_job(
+        org_id, {"generationRunId": run.id, "videoId": video_id}, max_retries=max_retries
+    )
     return Submitted(job, run)
 
 
@@ -88,7 +96,7 @@ def _video_id(folder: Path) -> str:
 def _split_storage(storage: str) -> tuple[str, str]:
     """(root, key prefix): ("s3://bucket", "prefix/") or ("/local/dir", "")."""
     if storage.startswith("s3://"):
-        bucket, _, prefix = storage[len("s3://"):].partition("/")
+        bucket, _, prefix = storage[len("s3://") :].partition("/")
         if not bucket:
             raise BadInputError(f"storage {storage!r}: expected s3://BUCKET[/PREFIX]")
         prefix = prefix.strip("/")
@@ -102,7 +110,7 @@ def _upload(root: str, keys: dict[Path, str]) -> None:
 
         s3 = boto3.client("s3")
         for path, key in keys.items():
-            s3.upload_file(str(path), root[len("s3://"):], key)
+            s3.upload_file(str(path), root[len("s3://") :], key)
         return
     for path, key in keys.items():
         target = Path(root) / key

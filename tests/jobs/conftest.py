@@ -50,8 +50,11 @@ def moto_endpoint():
 @pytest.fixture
 def aws_env(monkeypatch, moto_endpoint):
     for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing", "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
         "AWS_ENDPOINT_URL": moto_endpoint,
     }.items():
         monkeypatch.setenv(name, value)
@@ -79,13 +82,15 @@ def dynamodb(aws_env):
             if range_key:
                 schema.append({"AttributeName": range_key, "KeyType": "RANGE"})
                 attributes.add(range_key)
-            indexes.append({"IndexName": name, "KeySchema": schema,
-                            "Projection": {"ProjectionType": "ALL"}})
+            indexes.append(
+                {"IndexName": name, "KeySchema": schema, "Projection": {"ProjectionType": "ALL"}}
+            )
         arguments = {
             "TableName": table_name,
             "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
-            "AttributeDefinitions": [{"AttributeName": a, "AttributeType": "S"}
-                                     for a in sorted(attributes)],
+            "AttributeDefinitions": [
+                {"AttributeName": a, "AttributeType": "S"} for a in sorted(attributes)
+            ],
             "BillingMode": "PAY_PER_REQUEST",
         }
         if indexes:
@@ -133,8 +138,12 @@ class ScriptedApi:
         @Request.application
         def app(request):
             body = request.get_data()
-            recorded = {"method": request.method, "url": request.url,
-                        "headers": dict(request.headers), "body": body}
+            recorded = {
+                "method": request.method,
+                "url": request.url,
+                "headers": dict(request.headers),
+                "body": body,
+            }
             self.requests.append(recorded)
             status, answer = self.respond(recorded)
             return Response(json.dumps(answer), status=status, mimetype="application/json")

@@ -38,28 +38,56 @@ def test_studio_mutation_verbatim(api, client):
     assert created["status"] == "queued"
     assert created["createdAt"].endswith("Z")
     job = client.get_job(created["id"])
-    assert (job.org_id, job.kind, job.input) == ("your-org-id", "render",
-                                                 {"generationRunId": "gen-123"})
+    assert (job.org_id, job.kind, job.input) == (
+        "your-org-id",
+        "render",
+        {"generationRunId": "gen-123"},
+    )
 
 
 @pytest.mark.parametrize(
     ("query", "variables", "says"),
     [
-        ('mutation { createJob(input: {kind: "render", status: "bogus", orgId: "o", '
-         'inputJson: "{}"}) { id } }', None, "'bogus' is not a JobStatus"),
-        ('mutation { createJob(input: {kind: "render", status: "running", orgId: "o", '
-         'inputJson: "{}"}) { id } }', None, "a job is created with status 'queued'"),
-        ('mutation { createJob(input: {kind: "render", status: "queued", '
-         'inputJson: "{}"}) { id } }', None, "required field 'orgId'"),
-        ('mutation { createJob(input: {kind: "render", orgId: "o", inputJson: "{not json"}) '
-         '{ id } }', None, "AWSJSON must be valid JSON"),
-        ('mutation($input: CreateJobInput!) { createJob(input: $input) { id } }',
-         {"input": {"kind": "render", "orgId": "o", "inputJson": "{not json"}},
-         "AWSJSON must be valid JSON"),
-        ('mutation($input: CreateJobEventInput!) { createJobEvent(input: $input) { id } }',
-         {"input": {"jobId": "x", "type": "shout"}}, "JobEventType"),
-        ('mutation { createJob(input: {kind: "render", orgId: "o", inputJson: "{}", '
-         'heartbeatAt: "yesterday"}) { id } }', None, "AWSDateTime must be ISO 8601"),
+        (
+            'mutation { createJob(input: {kind: "render", status: "bogus", orgId: "o", '
+            'inputJson: "{}"}) { id } }',
+            None,
+            "'bogus' is not a JobStatus",
+        ),
+        (
+            'mutation { createJob(input: {kind: "render", status: "running", orgId: "o", '
+            'inputJson: "{}"}) { id } }',
+            None,
+            "a job is created with status 'queued'",
+        ),
+        (
+            'mutation { createJob(input: {kind: "render", status: "queued", '
+            'inputJson: "{}"}) { id } }',
+            None,
+            "required field 'orgId'",
+        ),
+        (
+            'mutation { createJob(input: {kind: "render", orgId: "o", inputJson: "{not json"}) '
+            "{ id } }",
+            None,
+            "AWSJSON must be valid JSON",
+        ),
+        (
+            "mutation($input: CreateJobInput!) { createJob(input: $input) { id } }",
+            {"input": {"kind": "render", "orgId": "o", "inputJson": "{not json"}},
+            "AWSJSON must be valid JSON",
+        ),
+        (
+            "mutation($input: CreateJobEventInput!) { createJobEvent(input: $input) { id } }",
+            {"input": {"jobId": "x", "type": "shout"}},
+            "JobEventType",
+        ),
+        (
+            'mutation { createJob(input: {kind: "render", orgId: "o", inputJson: "{}", '
+            'heartbeatAt: "yesterday"}) { id } }',
+            None,
+            "AWSDateTime must be ISO 8601",
+        ),
     ],
 )
 def test_invalid_input_is_a_graphql_error_and_stores_nothing(api, query, variables, says):
@@ -83,8 +111,10 @@ def test_unknown_ids(api):
 
 def test_failed_condition_is_conditional_check_failed(api, client):
     job = client.create_job("org", {})
-    claim = ('mutation($id: ID!, $agent: String) { updateJob(input: {id: $id, status: "claimed",'
-             ' claimedByAgentId: $agent}, condition: {status: {eq: "queued"}}) { id status } }')
+    claim = (
+        'mutation($id: ID!, $agent: String) { updateJob(input: {id: $id, status: "claimed",'
+        ' claimedByAgentId: $agent}, condition: {status: {eq: "queued"}}) { id status } }'
+    )
     first = post(api, claim, {"id": job.id, "agent": "a"})
     second = post(api, claim, {"id": job.id, "agent": "b"})
     assert first["data"]["updateJob"]["status"] == "claimed"
@@ -97,12 +127,17 @@ def test_failed_condition_is_conditional_check_failed(api, client):
 def test_by_status_query_with_key_condition_and_bad_token(api, client):
     jobs = [client.create_job("org", {"n": n}) for n in range(3)]
     since = jobs[1].created_at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    answer = post(api, '''query($since: String) { listJobByStatusAndCreatedAt(status: "queued",
-        createdAt: {ge: $since}, sortDirection: ASC) { items { id } } }''', {"since": since})
+    answer = post(
+        api,
+        """query($since: String) { listJobByStatusAndCreatedAt(status: "queued",
+        createdAt: {ge: $since}, sortDirection: ASC) { items { id } } }""",
+        {"since": since},
+    )
     ids = {item["id"] for item in answer["data"]["listJobByStatusAndCreatedAt"]["items"]}
     assert ids == {j.id for j in jobs if j.created_at >= jobs[1].created_at}
-    answer = post(api, '{ listJobByStatusAndCreatedAt(status: "queued", nextToken: "zzz") '
-                       '{ items { id } } }')
+    answer = post(
+        api, '{ listJobByStatusAndCreatedAt(status: "queued", nextToken: "zzz") { items { id } } }'
+    )
     assert answer["errors"][0]["errorType"] == "ValidationError"
     answer = post(api, '{ listJobByStatusAndCreatedAt(status: "lost") { items { id } } }')
     assert "is not a JobStatus" in answer["errors"][0]["message"]
@@ -143,8 +178,7 @@ def test_concurrent_claims_each_job_exactly_once(api):
                 wins.setdefault(job_id, []).append(name)
 
     threads = [
-        threading.Thread(target=agent,
-                         args=(f"agent-{i}", job_ids[i * 6:] + job_ids[:i * 6]))
+        threading.Thread(target=agent, args=(f"agent-{i}", job_ids[i * 6 :] + job_ids[: i * 6]))
         for i in range(8)
     ]
     for thread in threads:

@@ -31,7 +31,9 @@ def run_folder(tmp_path):
 def serve(db_path):
     process = subprocess.Popen(
         [sys.executable, "-m", "renderlib", "api", "serve", "--db", str(db_path), "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     line = process.stdout.readline()
     assert line.startswith("jobs API at http://127.0.0.1:"), line
@@ -56,8 +58,21 @@ def test_api_serve_keeps_jobs_across_a_restart(tmp_path):
 
 def test_submit_run_folder_to_local_storage(api, run_folder, tmp_path, capsys):
     storage = tmp_path / "storage"
-    assert main(["submit", str(run_folder), "--org", "org-1", "--api", api.url,
-                 "--storage", str(storage)]) == 0
+    assert (
+        main(
+            [
+                "submit",
+                str(run_folder),
+                "--org",
+                "org-1",
+                "--api",
+                api.url,
+                "--storage",
+                str(storage),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     job_id = out.split("job ")[1].split()[0]
     client = JobsClient(api.url)
@@ -69,8 +84,10 @@ def test_submit_run_folder_to_local_storage(api, run_folder, tmp_path, capsys):
     assert run.artifact_prefix == prefix
     assert run.script_artifact_key == prefix + "script.json"
     assert run.timeline_artifact_key == prefix + "timeline.json"
-    assert sorted(run.audio_artifact_keys) == [prefix + "audio/music.mp3",
-                                               prefix + "audio/narration-1.wav"]
+    assert sorted(run.audio_artifact_keys) == [
+        prefix + "audio/music.mp3",
+        prefix + "audio/narration-1.wav",
+    ]
     assert (storage / prefix / "audio" / "narration-1.wav").read_bytes() == b"RIFF....WAVE"
     assert not (storage / prefix / ".DS_Store").exists()
 
@@ -79,8 +96,9 @@ def test_submit_run_folder_to_s3(api, run_folder, aws_env):
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket="farm-bucket")
     client = JobsClient(api.url)
-    submitted = submit_generation_run(client, run_folder, "org-1", "s3://farm-bucket/inputs",
-                                      video_id="video-9")
+    submitted = submit_generation_run(
+        client, run_folder, "org-1", "s3://farm-bucket/inputs", video_id="video-9"
+    )
     run = submitted.generation_run
     assert run.script_artifact_key.startswith("inputs/generation-runs/org-1/video-9/")
     body = s3.get_object(Bucket="farm-bucket", Key=run.timeline_artifact_key)["Body"].read()

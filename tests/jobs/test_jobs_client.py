@@ -24,7 +24,11 @@ def test_create_get_and_list(any_client):
     job = client.get_job(created[0].id)
     assert job == created[0]
     assert (job.status, job.kind, job.retry_count, job.max_retries) == (
-        JobStatus.QUEUED, "render", 0, 3)
+        JobStatus.QUEUED,
+        "render",
+        0,
+        3,
+    )
     assert job.input == {**INPUT, "n": 0}
     assert job.created_at.tzinfo is not None
 
@@ -93,7 +97,8 @@ def test_lifecycle_claim_run_heartbeat_succeed(any_client):
     assert events[1].progress == 0.5 and events[2].data == '{"pid": 42}'
     assert all(e.org_id == "org-1" for e in events)
     assert [e.id for e in client.list_events(job.id, newest_first=True)] == [
-        e.id for e in reversed(events)]
+        e.id for e in reversed(events)
+    ]
 
 
 def test_requeue_retry_or_fail_and_fail(any_client):
@@ -142,13 +147,22 @@ def test_render_run_is_created_once_per_job(any_client):
     client = any_client
     job = client.create_job("org-1", INPUT)
     first = client.create_render_run(
-        job.id, org_id="org-1", video_id="video-1", generation_run_id="gen-1",
+        job.id,
+        org_id="org-1",
+        video_id="video-1",
+        generation_run_id="gen-1",
         mp4_artifact_key="renders/org-1/video-1/j/video.mp4",
         poster_artifact_key="renders/org-1/video-1/j/poster.jpg",
-        duration=61.4, frames=1842, width=1280, height=720, fps=30.0, render_seconds=25.5,
+        duration=61.4,
+        frames=1842,
+        width=1280,
+        height=720,
+        fps=30.0,
+        render_seconds=25.5,
     )
-    again = client.create_render_run(job.id, org_id="org-1", video_id="video-1",
-                                      mp4_artifact_key="elsewhere.mp4")
+    again = client.create_render_run(
+        job.id, org_id="org-1", video_id="video-1", mp4_artifact_key="elsewhere.mp4"
+    )
     assert again == first
     assert first.duration == 61.4 and first.frames == 1842 and first.fps == 30.0
     assert client.list_render_runs(job.id) == [first]
@@ -157,7 +171,9 @@ def test_render_run_is_created_once_per_job(any_client):
 
 def test_generation_runs(any_client):
     run = any_client.create_generation_run(
-        "org-1", "video-1", "generation-runs/org-1/video-1/r/script.json",
+        "org-1",
+        "video-1",
+        "generation-runs/org-1/video-1/r/script.json",
         "generation-runs/org-1/video-1/r/timeline.json",
         ["generation-runs/org-1/video-1/r/audio/n1.wav"],
         artifact_prefix="generation-runs/org-1/video-1/r/",

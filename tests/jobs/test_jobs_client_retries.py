@@ -11,14 +11,29 @@ from renderlib.errors import ClaimLostError, JobsApiError, JobsUnavailableError
 from renderlib.jobs.client import JobsClient
 
 JOB = {
-    "id": "job-1", "orgId": "org", "kind": "render", "status": "queued", "inputJson": "{}",
-    "retryCount": 0, "maxRetries": 3, "createdAt": "2026-01-01T00:00:00.000Z",
+    "id": "job-1",
+    "orgId": "org",
+    "kind": "render",
+    "status": "queued",
+    "inputJson": "{}",
+    "retryCount": 0,
+    "maxRetries": 3,
+    "createdAt": "2026-01-01T00:00:00.000Z",
     "updatedAt": "2026-01-01T00:00:00.000Z",
 }
-CONDITION_FAILED = {"data": {"updateJob": None}, "errors": [{
-    "path": ["updateJob"], "data": None, "errorType": "ConditionalCheckFailedException",
-    "errorInfo": None, "locations": [{"line": 1, "column": 2}],
-    "message": "The conditional request failed (Service: DynamoDb, Status Code: 400)"}]}
+CONDITION_FAILED = {
+    "data": {"updateJob": None},
+    "errors": [
+        {
+            "path": ["updateJob"],
+            "data": None,
+            "errorType": "ConditionalCheckFailedException",
+            "errorInfo": None,
+            "locations": [{"line": 1, "column": 2}],
+            "message": "The conditional request failed (Service: DynamoDb, Status Code: 400)",
+        }
+    ],
+}
 
 
 def free_port() -> int:
@@ -28,8 +43,7 @@ def free_port() -> int:
 
 
 def test_unreachable_api_is_retried_then_unavailable():
-    client = JobsClient(f"http://127.0.0.1:{free_port()}/graphql", retries=2,
-                        backoff_seconds=0.01)
+    client = JobsClient(f"http://127.0.0.1:{free_port()}/graphql", retries=2, backoff_seconds=0.01)
     with pytest.raises(JobsUnavailableError, match="unreachable after 3 attempts"):
         client.get_job("job-1")
 
@@ -56,9 +70,15 @@ def test_lost_condition_is_never_retried(scripted_api):
 
 
 def test_lambda_unhandled_condition_failure_is_still_a_lost_claim(scripted_api):
-    answer = {"data": {"updateJob": None}, "errors": [{
-        "errorType": "Lambda:Unhandled",
-        "message": "The conditional request failed: job job-1 did not match the condition"}]}
+    answer = {
+        "data": {"updateJob": None},
+        "errors": [
+            {
+                "errorType": "Lambda:Unhandled",
+                "message": "The conditional request failed: job job-1 did not match the condition",
+            }
+        ],
+    }
     api = scripted_api(lambda _request: (200, answer))
     with pytest.raises(ClaimLostError):
         JobsClient(api.url, retries=0).claim("job-1", "agent")
@@ -72,8 +92,9 @@ def test_claim_applied_before_the_connection_failed_counts_as_won(api, scripted_
     dropped = []
 
     def flaky_proxy(request):
-        upstream = requests.post(api.url, data=request["body"],
-                                 headers={"Content-Type": "application/json"}, timeout=10)
+        upstream = requests.post(
+            api.url, data=request["body"], headers={"Content-Type": "application/json"}, timeout=10
+        )
         if b"updateJob" in request["body"] and not dropped:
             dropped.append(True)
             return 502, {"message": "bad gateway"}

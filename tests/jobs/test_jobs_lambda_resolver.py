@@ -26,9 +26,15 @@ def invoke(dynamodb, table_names, monkeypatch):
         event = {
             "arguments": arguments,
             "identity": {"userArn": "arn:aws:iam::123456789012:role/dispatcher"},
-            "info": {"parentTypeName": parent_type, "fieldName": field_name,
-                     "selectionSetList": ["id"], "variables": {}},
-            "source": None, "prev": None, "stash": {},
+            "info": {
+                "parentTypeName": parent_type,
+                "fieldName": field_name,
+                "selectionSetList": ["id"],
+                "variables": {},
+            },
+            "source": None,
+            "prev": None,
+            "stash": {},
         }
         return jobs_resolver.handler(event, None)
 
@@ -37,9 +43,17 @@ def invoke(dynamodb, table_names, monkeypatch):
 
 
 def create(invoke, **extra):
-    return invoke("Mutation", "createJob", input={
-        "kind": "render", "status": "queued", "orgId": "org-1",
-        "inputJson": {"generationRunId": "gen-1", "videoId": "video-1"}, **extra})
+    return invoke(
+        "Mutation",
+        "createJob",
+        input={
+            "kind": "render",
+            "status": "queued",
+            "orgId": "org-1",
+            "inputJson": {"generationRunId": "gen-1", "videoId": "video-1"},
+            **extra,
+        },
+    )
 
 
 def test_create_get_and_list_by_status(invoke, dynamodb, table_names):
@@ -54,19 +68,28 @@ def test_create_get_and_list_by_status(invoke, dynamodb, table_names):
     assert invoke("Query", "getJob", id=job["id"]) == job
     assert invoke("Query", "getJob", id="nope") is None
     others = [create(invoke) for _ in range(2)]
-    page = invoke("Query", "listJobByStatusAndCreatedAt", status="queued", limit=2,
-                  sortDirection="ASC")
+    page = invoke(
+        "Query", "listJobByStatusAndCreatedAt", status="queued", limit=2, sortDirection="ASC"
+    )
     assert len(page["items"]) == 2 and page["nextToken"]
-    rest = invoke("Query", "listJobByStatusAndCreatedAt", status="queued", limit=2,
-                  sortDirection="ASC", nextToken=page["nextToken"])
+    rest = invoke(
+        "Query",
+        "listJobByStatusAndCreatedAt",
+        status="queued",
+        limit=2,
+        sortDirection="ASC",
+        nextToken=page["nextToken"],
+    )
     listed = [j["id"] for j in page["items"] + rest["items"]]
     assert sorted(listed) == sorted([job["id"]] + [o["id"] for o in others])
 
 
 def test_conditional_claim(invoke, dynamodb, table_names):
     job = create(invoke)
-    claim = {"input": {"id": job["id"], "status": "claimed", "claimedByAgentId": "agent-a"},
-             "condition": {"status": {"eq": "queued"}}}
+    claim = {
+        "input": {"id": job["id"], "status": "claimed", "claimedByAgentId": "agent-a"},
+        "condition": {"status": {"eq": "queued"}},
+    }
     claimed = invoke("Mutation", "updateJob", **claim)
     assert claimed["status"] == "claimed" and claimed["claimedByAgentId"] == "agent-a"
 
@@ -91,26 +114,60 @@ def test_errors_store_nothing(invoke, dynamodb, table_names):
 
 def test_events_render_runs_and_generation_runs(invoke):
     job = create(invoke)
-    event = invoke("Mutation", "createJobEvent", input={
-        "jobId": job["id"], "type": "progress", "message": "rendering 10%", "progress": 0.1,
-        "data": {"frame": 30}})
+    event = invoke(
+        "Mutation",
+        "createJobEvent",
+        input={
+            "jobId": job["id"],
+            "type": "progress",
+            "message": "rendering 10%",
+            "progress": 0.1,
+            "data": {"frame": 30},
+        },
+    )
     assert event["data"] == {"frame": 30} and event["orgId"] == "org-1"
     events = invoke("Query", "listJobEventByJobIdAndCreatedAt", jobId=job["id"])
     assert [e["id"] for e in events["items"]] == [event["id"]]
 
-    run = invoke("Mutation", "createRenderRun", input={
-        "id": "rr-1", "jobId": job["id"], "orgId": "org-1", "videoId": "video-1",
-        "status": "succeeded", "duration": 12.5, "frames": 375})
+    run = invoke(
+        "Mutation",
+        "createRenderRun",
+        input={
+            "id": "rr-1",
+            "jobId": job["id"],
+            "orgId": "org-1",
+            "videoId": "video-1",
+            "status": "succeeded",
+            "duration": 12.5,
+            "frames": 375,
+        },
+    )
     assert run["duration"] == 12.5 and run["frames"] == 375
     with pytest.raises(ConditionalCheckFailedException):
-        invoke("Mutation", "createRenderRun", input={
-            "id": "rr-1", "jobId": job["id"], "orgId": "org-1", "videoId": "video-1",
-            "status": "succeeded"})
+        invoke(
+            "Mutation",
+            "createRenderRun",
+            input={
+                "id": "rr-1",
+                "jobId": job["id"],
+                "orgId": "org-1",
+                "videoId": "video-1",
+                "status": "succeeded",
+            },
+        )
     assert invoke("Query", "listRenderRunByJobId", jobId=job["id"])["items"] == [run]
 
-    generation = invoke("Mutation", "createGenerationRun", input={
-        "orgId": "org-1", "videoId": "video-1", "scriptArtifactKey": "p/script.json",
-        "timelineArtifactKey": "p/timeline.json", "audioArtifactKeys": ["p/a.wav"]})
+    generation = invoke(
+        "Mutation",
+        "createGenerationRun",
+        input={
+            "orgId": "org-1",
+            "videoId": "video-1",
+            "scriptArtifactKey": "p/script.json",
+            "timelineArtifactKey": "p/timeline.json",
+            "audioArtifactKeys": ["p/a.wav"],
+        },
+    )
     assert invoke("Query", "getGenerationRun", id=generation["id"]) == generation
 
 
