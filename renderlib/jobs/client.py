@@ -42,15 +42,8 @@ from renderlib.errors import (
     JobsUnavailableError,
 )
 from renderlib.jobs import auth as jobs_auth
-from renderlib.jobs.records import (
-    GenerationRun,
-    Job,
-    JobEvent,
-    Page,
-    RenderRun,
-    from_api,
-    selection,
-)
+from renderlib.jobs import operations as ops
+from renderlib.jobs.records import GenerationRun, Job, JobEvent, Page, RenderRun, from_api
 from renderlib.jobs.service import utc_now
 from renderlib.jobs.status import JobStatus
 
@@ -59,38 +52,6 @@ RETRY_STATUS_CODES = frozenset({429, 500, 502, 503, 504})
 # RenderRun ids derive from the job id, so one job can only ever have one RenderRun.
 RENDER_RUN_NAMESPACE = uuid.UUID("6f1d3b52-8f0e-4c47-9a43-6a5c1f0e2b7d")
 CONDITION_ERROR_TYPE = "ConditionalCheckFailedException"
-
-JOB = selection(Job)
-JOB_EVENT = selection(JobEvent)
-RENDER_RUN = selection(RenderRun)
-GENERATION_RUN = selection(GenerationRun)
-
-CREATE_JOB = f"""mutation CreateJob($input: CreateJobInput!) {{
-  createJob(input: $input) {{ {JOB} }} }}"""
-UPDATE_JOB = f"""mutation UpdateJob($input: UpdateJobInput!, $condition: ModelJobConditionInput) {{
-  updateJob(input: $input, condition: $condition) {{ {JOB} }} }}"""
-GET_JOB = f"query GetJob($id: ID!) {{ getJob(id: $id) {{ {JOB} }} }}"
-LIST_JOBS = f"""query ListJobs($status: String!, $sortDirection: ModelSortDirection,
-  $limit: Int, $nextToken: String) {{
-  listJobByStatusAndCreatedAt(status: $status, sortDirection: $sortDirection,
-    limit: $limit, nextToken: $nextToken) {{ items {{ {JOB} }} nextToken }} }}"""
-CREATE_EVENT = f"""mutation CreateJobEvent($input: CreateJobEventInput!) {{
-  createJobEvent(input: $input) {{ {JOB_EVENT} }} }}"""
-GET_EVENT = f"query GetJobEvent($id: ID!) {{ getJobEvent(id: $id) {{ {JOB_EVENT} }} }}"
-LIST_EVENTS = f"""query ListJobEvents($jobId: ID!, $sortDirection: ModelSortDirection,
-  $limit: Int, $nextToken: String) {{
-  listJobEventByJobIdAndCreatedAt(jobId: $jobId, sortDirection: $sortDirection,
-    limit: $limit, nextToken: $nextToken) {{ items {{ {JOB_EVENT} }} nextToken }} }}"""
-CREATE_RENDER_RUN = f"""mutation CreateRenderRun($input: CreateRenderRunInput!) {{
-  createRenderRun(input: $input) {{ {RENDER_RUN} }} }}"""
-GET_RENDER_RUN = f"query GetRenderRun($id: ID!) {{ getRenderRun(id: $id) {{ {RENDER_RUN} }} }}"
-LIST_RENDER_RUNS = f"""query ListRenderRuns($jobId: ID!, $limit: Int, $nextToken: String) {{
-  listRenderRunByJobId(jobId: $jobId, limit: $limit, nextToken: $nextToken) {{
-    items {{ {RENDER_RUN} }} nextToken }} }}"""
-CREATE_GENERATION_RUN = f"""mutation CreateGenerationRun($input: CreateGenerationRunInput!) {{
-  createGenerationRun(input: $input) {{ {GENERATION_RUN} }} }}"""
-GET_GENERATION_RUN = f"""query GetGenerationRun($id: ID!) {{
-  getGenerationRun(id: $id) {{ {GENERATION_RUN} }} }}"""
 
 
 @dataclass
@@ -148,11 +109,11 @@ class JobsClient:
             "maxRetries": max_retries,
             "executionMode": execution_mode,
         }
-        answer = self._call(CREATE_JOB, {"input": _present(values)})
+        answer = self._call(ops.CREATE_JOB, {"input": _present(values)})
         return self._created(answer, "createJob", Job, lambda: self.get_job(job_id))
 
     def get_job(self, job_id: str) -> Job:
-        data = self._data(GET_JOB, {"id": job_id})["getJob"]
+        data = self._data(ops.GET_JOB, {"id": job_id})["getJob"]
         if data is None:
             raise JobNotFoundError(f"no job with id {job_id!r}")
         return from_api(Job, data)
@@ -167,7 +128,7 @@ class JobsClient:
     ) -> Page[Job]:
         """One page of the jobs in ``status``, by creation time (the byStatus index)."""
         data = self._data(
-            LIST_JOBS,
+            ops.LIST_JOBS,
             {
                 "status": str(status),
                 "limit": limit,
@@ -315,19 +276,19 @@ class JobsClient:
             "orgId": org_id,
             "data": None if data is None else json.dumps(dict(data)),
         }
-        answer = self._call(CREATE_EVENT, {"input": _present(values)})
+        answer = self._call(ops.CREATE_EVENT, {"input": _present(values)})
         return self._created(
             answer,
             "createJobEvent",
             JobEvent,
-            lambda: self._get(GET_EVENT, "getJobEvent", JobEvent, event_id),
+            lambda: self._get(ops.GET_EVENT, "getJobEvent", JobEvent, event_id),
         )
 
     def list_events(self, job_id: str, *, newest_first: bool = False) -> list[JobEvent]:
         events, token = [], None
         while True:
             data = self._data(
-                LIST_EVENTS,
+                ops.LIST_EVENTS,
                 {
                     "jobId": job_id,
                     "limit": 1000,
@@ -378,7 +339,7 @@ class JobsClient:
             "fps": fps,
             "renderSeconds": render_seconds,
         }
-        answer = self._call(CREATE_RENDER_RUN, {"input": _present(values)})
+        answer = self._call(ops.CREATE_RENDER_RUN, {"input": _present(values)})
         if answer.errors and _error_type(answer.errors) == CONDITION_ERROR_TYPE:
             return self.get_render_run(run_id)
         return self._created(
@@ -386,17 +347,17 @@ class JobsClient:
         )
 
     def get_render_run(self, run_id: str) -> RenderRun:
-        run = self._get(GET_RENDER_RUN, "getRenderRun", RenderRun, run_id)
+        run = self._get(ops.GET_RENDER_RUN, "getRenderRun", RenderRun, run_id)
         if run is None:
             raise JobsApiError(f"no RenderRun with id {run_id!r}")
         return run
 
     def list_render_runs(self, job_id: str) -> list[RenderRun]:
-        data = self._data(LIST_RENDER_RUNS, {"jobId": job_id, "limit": 100})
+        data = self._data(ops.LIST_RENDER_RUNS, {"jobId": job_id, "limit": 100})
         return [from_api(RenderRun, item) for item in data["listRenderRunByJobId"]["items"]]
 
     def get_generation_run(self, run_id: str) -> GenerationRun:
-        run = self._get(GET_GENERATION_RUN, "getGenerationRun", GenerationRun, run_id)
+        run = self._get(ops.GET_GENERATION_RUN, "getGenerationRun", GenerationRun, run_id)
         if run is None:
             raise GenerationRunNotFoundError(f"no generation run with id {run_id!r}")
         return run
@@ -422,7 +383,7 @@ class JobsClient:
             "audioArtifactKeys": list(audio_artifact_keys),
             "artifactPrefix": artifact_prefix,
         }
-        answer = self._call(CREATE_GENERATION_RUN, {"input": _present(values)})
+        answer = self._call(ops.CREATE_GENERATION_RUN, {"input": _present(values)})
         return self._created(
             answer, "createGenerationRun", GenerationRun, lambda: self.get_generation_run(run_id)
         )
@@ -472,12 +433,14 @@ class JobsClient:
         return failed
 
     def _update(self, job_id: str, values: dict, condition: dict) -> Job:
-        answer = self._call(UPDATE_JOB, {"input": {"id": job_id, **values}, "condition": condition})
+        answer = self._call(
+            ops.UPDATE_JOB, {"input": {"id": job_id, **values}, "condition": condition}
+        )
         if answer.errors:
             error = _api_error(answer.errors)
             if isinstance(error, ClaimLostError) and answer.retried:
                 # Our first attempt may have been applied before the connection failed.
-                current = self._data(GET_JOB, {"id": job_id})["getJob"]
+                current = self._data(ops.GET_JOB, {"id": job_id})["getJob"]
                 if current and all(current.get(k) == v for k, v in values.items()):
                     return from_api(Job, current)
             raise error

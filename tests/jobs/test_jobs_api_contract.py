@@ -199,3 +199,22 @@ def test_schema_file_is_the_contract():
     sdl = schema_sdl()
     assert "scalar AWSJSON" not in sdl  # AppSync defines its scalars itself
     assert "createJob(input: CreateJobInput!, condition: ModelJobConditionInput): Job" in sdl
+
+
+def test_every_client_operation_is_valid_against_the_schema(tmp_path):
+    from graphql import parse, validate
+
+    from renderlib.jobs import operations
+    from renderlib.jobs.server import build_schema
+    from renderlib.jobs.service import JobsService
+    from renderlib.jobs.sqlite_store import SqliteStore
+
+    schema = build_schema(JobsService(SqliteStore(tmp_path / "jobs.db")))
+    documents = {
+        name: value
+        for name, value in vars(operations).items()
+        if name.isupper() and isinstance(value, str) and value.lstrip().startswith(("query", "mut"))
+    }
+    assert len(documents) == 12
+    for name, document in documents.items():
+        assert validate(schema, parse(document)) == [], name
