@@ -48,3 +48,30 @@ class EncodeError(RenderlibError):
 
 class VerificationError(RenderlibError):
     """The produced file does not match what was asked for."""
+
+
+class JobsApiError(RenderlibError):
+    """The jobs API refused a request or answered with a GraphQL error."""
+
+    def __init__(self, message: str, error_type: str | None = None) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+
+
+class JobsUnavailableError(JobsApiError):
+    """The jobs API could not be reached, even after retries: transient."""
+
+
+class ClaimLostError(JobsApiError):
+    """A conditional update lost: the job is no longer in the state the caller expected.
+
+    Another agent claimed it, the reaper requeued it, or it finished. Never retried.
+    """
+
+
+class JobNotFoundError(JobsApiError):
+    """No job has the given id."""
+
+
+class GenerationRunNotFoundError(JobsApiError, GenerationRunError):
+    """A job names a generation run the jobs API does not know: bad input."""

@@ -1,5 +1,5 @@
 """Subcommands of the ``renderlib`` CLI, in the order ``--help`` lists them."""
 
-from renderlib.commands import render
+from renderlib.commands import api, jobs, render, submit
 
-COMMANDS = [render]
+COMMANDS = [render, submit, jobs, api]

@@ -1,0 +1,213 @@
+"""The local jobs API: the schema-first GraphQL server over SQLite.
+
+Ariadne executes schema.graphql with the AppSync scalars and the shared JobsService;
+a threaded Werkzeug server answers at ``http://HOST:PORT/graphql``. Errors carry an
+AppSync-style ``errorType`` and come back with HTTP 200, as AppSync answers them.
+
+In-process (tests, the local farm)::
+
+    with start_server("jobs.db") as server:   # port 0: a free port
+        client = JobsClient(server.url)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from ariadne import MutationType, QueryType, ScalarType, make_executable_schema
+from ariadne.wsgi import GraphQL
+from graphql import GraphQLError, GraphQLSchema
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from renderlib.jobs.api_errors import ApiError
+from renderlib.jobs.service import JobsService
+from renderlib.jobs.sqlite_store import SqliteStore
+from renderlib.jobs.store import Store
+
+GRAPHQL_PATH = "/graphql"
+log = logging.getLogger(__name__)
+# Ariadne logs every GraphQL error; expected ones (conditions, validation) are answers,
+# not faults, and format_error logs the unexpected ones.
+_ARIADNE_LOGGER = "renderlib.jobs.server.ariadne"
+logging.getLogger(_ARIADNE_LOGGER).addHandler(logging.NullHandler())
+logging.getLogger(_ARIADNE_LOGGER).propagate = False
+
+
+def schema_sdl() -> str:
+    """The contract: schema.graphql exactly as AppSync is given it."""
+    return resources.files("renderlib.jobs").joinpath("schema.graphql").read_text()
+
+
+def build_schema(service: JobsService) -> GraphQLSchema:
+    prelude = resources.files("renderlib.jobs").joinpath("appsync_prelude.graphql").read_text()
+    query, mutation = QueryType(), MutationType()
+    for parent_type, field_name in service.fields:
+        bindable = query if parent_type == "Query" else mutation
+        bindable.set_field(field_name, _resolver(service, parent_type, field_name))
+    return make_executable_schema([prelude, schema_sdl()], query, mutation, *_scalars())
+
+
+def _resolver(service: JobsService, parent_type: str, field_name: str):
+    def resolve(_obj: Any, _info: Any, **arguments: Any) -> Any:
+        return service.resolve(parent_type, field_name, arguments)
+
+    return resolve
+
+
+def _scalars() -> list[ScalarType]:
+    aws_json = ScalarType("AWSJSON")
+
+    @aws_json.serializer
+    def serialize_json(value: Any) -> str:
+        return value if isinstance(value, str) else json.dumps(value)
+
+    @aws_json.value_parser
+    def parse_json(value: Any) -> str:
+        if not isinstance(value, str):
+            raise ValueError("AWSJSON must be a JSON document given as a string")
+        try:
+            json.loads(value)
+        except ValueError as exc:
+            raise ValueError(f"AWSJSON must be valid JSON: {exc}") from None
+        return value
+
+    aws_datetime = ScalarType("AWSDateTime")
+
+    @aws_datetime.value_parser
+    def parse_datetime(value: Any) -> str:
+        try:
+            parsed = datetime.fromisoformat(value)
+        except (TypeError, ValueError):
+            parsed = None
+        if parsed is None or parsed.tzinfo is None:
+            raise ValueError(
+                f"AWSDateTime must be ISO 8601 with a zone, like 2026-01-31T12:00:00.000Z; "
+                f"got {value!r}"
+            )
+        return value
+
+    return [aws_json, aws_datetime]
+
+
+def format_error(error: GraphQLError, debug: bool = False) -> dict:
+    """An error as AppSync shapes it: message, errorType, path, locations."""
+    formatted = error.formatted
+    original = error.original_error
+    if isinstance(original, ApiError):
+        error_type = original.error_type
+    elif error.path is None:
+        error_type = "ValidationError"  # parse, validation or variable errors
+    else:
+        log.exception("jobs API resolver failed", exc_info=original)
+        error_type = "InternalFailure"
+    return {
+        "message": formatted["message"],
+        "errorType": error_type,
+        "path": formatted.get("path"),
+        "locations": formatted.get("locations"),
+        "data": None,
+        "errorInfo": None,
+    }
+
+
+class _JobsGraphQL(GraphQL):
+    def return_response_from_result(self, start_response, result) -> list[bytes]:
+        _success, response = result
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [json.dumps(response).encode("utf-8")]
+
+
+def make_app(db: str | Path | Store, api_key: str | None = None):
+    """The WSGI application: POST /graphql, optionally requiring ``x-api-key``.
+
+    ``db`` is the SQLite file, or any Store (tests serve the DynamoDB store this way).
+    """
+    store = db if isinstance(db, Store) else SqliteStore(db)
+    graphql_app = _JobsGraphQL(
+        build_schema(JobsService(store)),
+        error_formatter=format_error,
+        logger=_ARIADNE_LOGGER,
+    )
+
+    def app(environ: dict, start_response):
+        if environ.get("PATH_INFO", "").rstrip("/") != GRAPHQL_PATH:
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [f"the jobs API answers at {GRAPHQL_PATH}\n".encode()]
+        if api_key is not None and environ.get("HTTP_X_API_KEY") != api_key:
+            start_response("401 Unauthorized", [("Content-Type", "application/json")])
+            body = {
+                "errors": [
+                    {
+                        "errorType": "UnauthorizedException",
+                        "message": "You are not authorized to make this call.",
+                    }
+                ]
+            }
+            return [json.dumps(body).encode()]
+        return graphql_app(environ, start_response)
+
+    return app
+
+
+@dataclass
+class RunningServer:
+    """A jobs API server running in a background thread of this process."""
+
+    url: str
+    port: int
+    _server: BaseWSGIServer = field(repr=False)
+    _thread: threading.Thread = field(repr=False)
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
+    def __enter__(self) -> RunningServer:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, *_args: Any) -> None:
+        pass
+
+
+def create_server(
+    db: str | Path | Store,
+    port: int = 0,
+    host: str = "127.0.0.1",
+    api_key: str | None = None,
+    access_log: bool = False,
+) -> BaseWSGIServer:
+    """A threaded HTTP server for the jobs API (one thread per request); not yet serving."""
+    server = make_server(
+        host,
+        port,
+        make_app(db, api_key),
+        threaded=True,
+        request_handler=None if access_log else _QuietHandler,
+    )
+    server.daemon_threads = True
+    return server
+
+
+def start_server(
+    db: str | Path | Store, port: int = 0, host: str = "127.0.0.1", api_key: str | None = None
+) -> RunningServer:
+    """Serve the jobs API over ``db`` (a SQLite file or a Store) in a background thread;
+    port 0 picks a free port."""
+    server = create_server(db, port, host, api_key)
+    thread = threading.Thread(target=server.serve_forever, name="jobs-api", daemon=True)
+    thread.start()
+    url = f"http://{host}:{server.server_port}{GRAPHQL_PATH}"
+    return RunningServer(url=url, port=server.server_port, _server=server, _thread=thread)

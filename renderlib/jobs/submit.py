@@ -1,0 +1,118 @@
+"""Submitting render jobs the way the studio does: from an input JSON, or from a
+generation run folder whose files are first copied to the farm's storage and
+registered as a GenerationRun.
+
+Storage is a local folder (the local farm's stand-in for S3) or ``s3://BUCKET[/PREFIX]``.
+A run's files land under ``[PREFIX/]generation-runs/<orgId>/<videoId>/<runId>/``, keeping
+their paths relative to the folder; those keys are what the GenerationRun records.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from renderlib.errors import BadInputError, GenerationRunError
+from renderlib.jobs.client import JobsClient
+from renderlib.jobs.records import GenerationRun, Job
+
+AUDIO_SUFFIXES = frozenset({".wav", ".mp3", ".ogg", ".m4a", ".aac", ".flac", ".opus"})
+
+
+@dataclass(frozen=True)
+class Submitted:
+    job: Job
+    generation_run: GenerationRun | None = None
+
+
+def submit_input_file(
+    client: JobsClient, path: Path, org_id: str, max_retries: int | None = None
+) -> Submitted:
+    """A render job whose inputJson is the JSON object in ``path``."""
+    try:
+        payload = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise BadInputError(f"{path}: cannot read a JSON input: {exc}") from None
+    if not isinstance(payload, dict):
+        raise BadInputError(f"{path}: the job input must be a JSON object")
+    return Submitted(client.create_job(org_id, payload, max_retries=max_retries))
+
+
+def submit_generation_run(
+    client: JobsClient,
+    folder: Path,
+    org_id: str,
+    storage: str,
+    *,
+    video_id: str | None = None,
+    max_retries: int | None = None,
+) -> Submitted:
+    """Copy the run to ``storage``, register its GenerationRun, create the render job."""
+    for name in ("script.json", "timeline.json"):
+        if not (folder / name).is_file():
+            raise GenerationRunError(f"{folder}: a generation run needs {name}")
+    video_id = video_id or _video_id(folder)
+    run_id = str(uuid.uuid4())
+    root, prefix = _split_storage(storage)
+    base = f"{prefix}generation-runs/{org_id}/{video_id}/{run_id}/"
+    files = sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
+    keys = {p: base + p.relative_to(folder).as_posix() for p in files}
+    _upload(root, keys)
+    run = client.create_generation_run(
+        org_id,
+        video_id,
+        keys[folder / "script.json"],
+        keys[folder / "timeline.json"],
+        [key for path, key in keys.items() if path.suffix.lower() in AUDIO_SUFFIXES],
+        artifact_prefix=base,
+        run_id=run_id,
+    )
+    job = client.create_job(
+        org_id, {"generationRunId": run.id, "videoId": video_id}, max_retries=max_retries
+    )
+    return Submitted(job, run)
+
+
+def _video_id(folder: Path) -> str:
+    try:
+        script = json.loads((folder / "script.json").read_text())
+    except ValueError as exc:
+        raise GenerationRunError(f"{folder / 'script.json'}: not valid JSON: {exc}") from None
+    if isinstance(script, dict):
+        meta = script.get("meta") if isinstance(script.get("meta"), dict) else {}
+        for candidate in (script.get("videoId"), meta.get("videoId")):
+            if isinstance(candidate, str) and candidate:
+                return candidate
+    return folder.resolve().name
+
+
+def _split_storage(storage: str) -> tuple[str, str]:
+    """(root, key prefix): ("s3://bucket", "prefix/") or ("/local/dir", "")."""
+    if storage.startswith("s3://"):
+        bucket, _, prefix = storage[len("s3://") :].partition("/")
+        if not bucket:
+            raise BadInputError(f"storage {storage!r}: expected s3://BUCKET[/PREFIX]")
+        prefix = prefix.strip("/")
+        return f"s3://{bucket}", f"{prefix}/" if prefix else ""
+    return storage, ""
+
+
+def _upload(root: str, keys: dict[Path, str]) -> None:
+    if root.startswith("s3://"):
+        import boto3
+
+        s3 = boto3.client("s3")
+        for path, key in keys.items():
+            s3.upload_file(str(path), root[len("s3://") :], key)
+        return
+    for path, key in keys.items():
+        target = Path(root) / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)
