@@ -174,8 +174,9 @@ class Composition:
             if value > limit:
                 raise CompositionError(f"{name}: {value} is larger than the maximum {limit}")
         if not _is_number(self.fps) or not 0 < self.fps <= MAX_FPS:
-            raise CompositionError(f"fps: expected a number above 0 and at most {MAX_FPS}, "
-                                   f"got {self.fps!r}")
+            raise CompositionError(
+                f"fps: expected a number above 0 and at most {MAX_FPS}, got {self.fps!r}"
+            )
         if self.duration is None and self.frames is None:
             raise CompositionError("duration: give the video's duration in seconds, or frames")
         if self.duration is not None and self.frames is not None:
@@ -187,7 +188,9 @@ class Composition:
         ):
             raise CompositionError(f"frames: expected a whole number > 0, got {self.frames!r}")
         if not isinstance(self.props, dict):
-            raise CompositionError(f"props: expected a JSON object, got {type(self.props).__name__}")
+            raise CompositionError(
+                f"props: expected a JSON object, got {type(self.props).__name__}"
+            )
         try:
             json.dumps(self.props)
         except (TypeError, ValueError) as exc:

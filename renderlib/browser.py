@@ -1,0 +1,173 @@
+"""Open a sandboxed headless Chromium on a page, with renderlib's clock installed.
+
+Chromium is driven by Selenium through the system chromedriver (never a
+downloaded one). Every request except those to the page's own origin goes to a
+refusing proxy; ``<-loopback>`` makes Chromium send loopback and link-local
+requests through that proxy too, instead of around it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import signal
+import tempfile
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.chrome.service import Service
+
+from renderlib.errors import BrowserError, HoldTimeoutError, PageError
+from renderlib.tools import tool_path
+
+# A fixed wall-clock origin so pages that print the date render the same every time.
+VIRTUAL_EPOCH_MS = 1_704_067_200_000  # 2024-01-01T00:00:00Z
+
+_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-extensions",
+    "--disable-default-apps",
+    "--hide-scrollbars",
+    "--mute-audio",
+    "--force-device-scale-factor=1",
+    "--force-color-profile=srgb",
+    "--font-render-hinting=none",
+    "--autoplay-policy=no-user-gesture-required",
+    "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
+    "--disable-features=Translate,MediaRouter,OptimizationHints",
+)
+
+
+@dataclass(frozen=True)
+class FrameState:
+    """What the page said about the frame just seeked."""
+
+    unchanged: bool
+
+
+class Browser:
+    """One headless Chromium showing one page at a fixed viewport size."""
+
+    def __init__(self, *, width: int, height: int, allowed_origin: str, proxy_origin: str) -> None:
+        self._profile = tempfile.mkdtemp(prefix="renderlib-chromium-")
+        options = webdriver.ChromeOptions()
+        options.binary_location = tool_path("chromium")
+        for flag in _FLAGS:
+            options.add_argument(flag)
+        options.add_argument(f"--user-data-dir={self._profile}")
+        options.add_argument(f"--window-size={width},{height}")
+        options.add_argument(f"--proxy-server=http://{proxy_origin}")
+        options.add_argument(f"--proxy-bypass-list=<-loopback>;{allowed_origin}")
+        # Its own session, so close() can end chromedriver and every Chromium child at once.
+        service = Service(tool_path("chromedriver"), popen_kw={"start_new_session": True})
+        try:
+            self._driver = webdriver.Chrome(options=options, service=service)
+        except WebDriverException as exc:
+            shutil.rmtree(self._profile, ignore_errors=True)
+            raise BrowserError(f"could not start Chromium: {_first_line(exc)}") from exc
+        self._service = service
+        self.cdp(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+        )
+
+    def cdp(self, command: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        try:
+            return self._driver.execute_cdp_cmd(command, params or {})
+        except WebDriverException as exc:
+            raise BrowserError(
+                f"Chromium stopped answering ({command}): {_first_line(exc)}"
+            ) from exc
+
+    def open(self, url: str, *, fps: float, props: dict[str, Any], hold_timeout: float) -> None:
+        """Load ``url`` with the virtual clock and page API installed before its scripts."""
+        config = {
+            "fps": fps,
+            "props": props,
+            "holdTimeoutMs": hold_timeout * 1000,
+            "epochMs": VIRTUAL_EPOCH_MS,
+        }
+        script = _runtime_source().replace("__RENDERLIB_CONFIG__", json.dumps(config))
+        self.cdp("Page.addScriptToEvaluateOnNewDocument", {"source": script})
+        try:
+            self._driver.get(url)
+        except WebDriverException as exc:
+            raise PageError(f"could not load the page {url}: {_first_line(exc)}") from exc
+        status = self._evaluate("document.readyState")
+        if status != "complete":
+            raise PageError(f"the page {url} did not finish loading (readyState {status})")
+        self._raise_page_errors("while loading", self._evaluate("__renderlibRuntime.takeErrors()"))
+
+    def seek(self, first: int, last: int | None = None) -> FrameState:
+        """Move the page's clock through frames ``first``..``last`` (default: just ``first``)."""
+        last = first if last is None else last
+        result = self._evaluate(f"__renderlibRuntime.seek({first}, {last})", await_promise=True)
+        self._raise_page_errors(f"at frame {last}", result["errors"])
+        return FrameState(unchanged=bool(result["unchanged"]))
+
+    def capture_jpeg(self, quality: int) -> bytes:
+        shot = self.cdp(
+            "Page.captureScreenshot", {"format": "jpeg", "quality": quality, "fromSurface": True}
+        )
+        return base64.b64decode(shot["data"])
+
+    def close(self) -> None:
+        try:
+            self._driver.quit()
+        except Exception:  # noqa: BLE001 - the process group is killed below regardless
+            pass
+        process = getattr(self._service, "process", None)
+        if process is not None:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        shutil.rmtree(self._profile, ignore_errors=True)
+
+    def __enter__(self) -> Browser:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _evaluate(self, expression: str, *, await_promise: bool = False) -> Any:
+        reply = self.cdp(
+            "Runtime.evaluate",
+            {"expression": expression, "awaitPromise": await_promise, "returnByValue": True},
+        )
+        if "exceptionDetails" in reply:
+            details = reply["exceptionDetails"]
+            text = details.get("exception", {}).get("description") or details.get("text")
+            raise PageError(f"renderlib's page runtime failed: {text}")
+        return reply["result"].get("value")
+
+    @staticmethod
+    def _raise_page_errors(when: str, errors: list[str]) -> None:
+        if not errors:
+            return
+        first = errors[0]
+        if "waiting for hold" in first:
+            raise HoldTimeoutError(f"the page {when}: {first}")
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise PageError(f"the page threw {when}: {first}{more}")
+
+
+def _runtime_source() -> str:
+    return resources.files("renderlib").joinpath("page_runtime.js").read_text(encoding="utf-8")
+
+
+def _first_line(exc: Exception) -> str:
+    text = getattr(exc, "msg", None) or str(exc)
+    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__

@@ -1,0 +1,151 @@
+"""ffmpeg steps: JPEG frames into an H.264 segment, and segments plus audio into the MP4.
+
+Segments are joined with the concat demuxer and ``-c:v copy``, so the video is
+encoded exactly once however many workers rendered it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from pathlib import Path
+
+from renderlib.errors import EncodeError
+from renderlib.tools import tool_path
+
+# One timescale for every segment so the concat demuxer never rounds durations.
+_TIMESCALE = "90000"
+
+
+class SegmentEncoder:
+    """An ffmpeg process that turns JPEG frames written to it into an H.264 MP4 segment."""
+
+    def __init__(self, path: Path, *, fps: float, crf: int, preset: str, threads: int) -> None:
+        self.path = Path(path)
+        self._log = tempfile.TemporaryFile()
+        command = [
+            tool_path("ffmpeg"),
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-nostdin",
+            "-f",
+            "image2pipe",
+            "-framerate",
+            _rate(fps),
+            "-c:v",
+            "mjpeg",
+            "-i",
+            "-",
+            "-c:v",
+            "libx264",
+            "-preset",
+            preset,
+            "-crf",
+            str(crf),
+            "-pix_fmt",
+            "yuv420p",
+            "-threads",
+            str(threads),
+            "-video_track_timescale",
+            _TIMESCALE,
+            "-an",
+            "-y",
+            str(self.path),
+        ]
+        self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=self._log)
+        self.frames = 0
+
+    def write(self, jpeg: bytes) -> None:
+        try:
+            self._process.stdin.write(jpeg)
+        except BrokenPipeError:
+            self._process.wait()
+            raise EncodeError(
+                f"ffmpeg stopped while encoding {self.path.name}: {self._error()}"
+            ) from None
+        self.frames += 1
+
+    def finish(self) -> None:
+        self._process.stdin.close()
+        if self._process.wait() != 0:
+            raise EncodeError(f"ffmpeg failed to encode {self.path.name}: {self._error()}")
+
+    def abort(self) -> None:
+        if self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+        if self._process.stdin and not self._process.stdin.closed:
+            try:
+                self._process.stdin.close()
+            except BrokenPipeError:
+                pass
+
+    def __enter__(self) -> SegmentEncoder:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.abort()
+        self._log.close()
+
+    def _error(self) -> str:
+        self._log.seek(0)
+        lines = self._log.read().decode(errors="replace").strip().splitlines()
+        return lines[-1] if lines else f"exit code {self._process.returncode}"
+
+
+def join_and_mux(
+    segments: list[Path],
+    output: Path,
+    *,
+    audio: Path | None = None,
+    audio_start: float = 0.0,
+    duration: float,
+    audio_bitrate: str = "192k",
+) -> None:
+    """Join ``segments`` without re-encoding and mux ``audio`` (AAC) into ``output``.
+
+    ``audio_start`` skips that much of the audio file, for partial renders.
+    """
+    listing = output.with_suffix(".segments.txt")
+    listing.write_text("".join(f"file '{segment.resolve()}'\n" for segment in segments))
+    command = [
+        tool_path("ffmpeg"),
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-nostdin",
+        "-f",
+        "concat",
+        "-safe",
+        "0",
+        "-i",
+        str(listing),
+    ]
+    if audio is not None:
+        command += [
+            "-ss",
+            f"{audio_start:.6f}",
+            "-t",
+            f"{duration:.6f}",
+            "-i",
+            str(audio),
+            "-map",
+            "0:v",
+            "-map",
+            "1:a",
+            "-c:a",
+            "aac",
+            "-b:a",
+            audio_bitrate,
+        ]
+    command += ["-c:v", "copy", "-movflags", "+faststart", "-f", "mp4", "-y", str(output)]
+    completed = subprocess.run(command, capture_output=True, text=True)
+    listing.unlink()
+    if completed.returncode != 0:
+        lines = completed.stderr.strip().splitlines()
+        raise EncodeError(f"ffmpeg failed to join the video: {lines[-1] if lines else 'no output'}")
+
+
+def _rate(fps: float) -> str:
+    return str(int(fps)) if float(fps).is_integer() else repr(float(fps))

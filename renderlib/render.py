@@ -1,0 +1,307 @@
+"""Render a Composition to a verified MP4: the orchestration of every step.
+
+Frames [start, end) are split into one contiguous range per worker; each worker
+is one Chromium piping JPEG captures into its own ffmpeg segment encoder. The
+segments are joined without re-encoding, the audio mix is muxed in, ffprobe
+verifies the result and only then is it moved to the output path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+import threading
+import time
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from renderlib.browser import Browser
+from renderlib.composition import Composition
+from renderlib.encode import SegmentEncoder, join_and_mux
+from renderlib.errors import CompositionError, OutputPathError
+from renderlib.page_server import AssetServer, RefusingProxy
+from renderlib.progress import Progress, no_progress
+from renderlib.verify import verify
+
+# Starting a browser costs about as much as capturing this many frames; a
+# worker is only worth it with at least this many frames to capture.
+MIN_FRAMES_PER_WORKER = 30
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    """What a render produced."""
+
+    path: Path
+    poster_path: Path
+    frames: int
+    captures: int
+    width: int
+    height: int
+    fps: float
+    duration: float
+    size_bytes: int
+    seconds: float
+    workers: int
+
+    def summary(self) -> str:
+        return (
+            f"rendered {self.path}: {self.frames} frames ({self.captures} captured), "
+            f"{self.width}x{self.height} @ {self.fps:g} fps, {self.duration:.2f} s, "
+            f"{self.size_bytes / 1e6:.1f} MB in {self.seconds:.1f} s "
+            f"({self.frames / self.seconds:.1f} frames/s, {self.workers} workers)"
+        )
+
+
+@dataclass(frozen=True)
+class _Segment:
+    index: int
+    start: int
+    end: int
+    path: Path
+
+
+class _Cancelled(Exception):
+    """Another worker failed; this one stopped early."""
+
+
+def load_source(path: Path | str, *, quality: str | None = None) -> Composition:
+    """A composition from a .json file, or from a generation run folder."""
+    path = Path(path)
+    if path.is_dir():
+        from renderlib.generation_run import load_generation_run
+
+        composition = load_generation_run(path)
+    else:
+        composition = Composition.load(path)
+    if quality is not None:
+        composition = dataclasses.replace(
+            composition, output=dataclasses.replace(composition.output, quality=quality)
+        )
+    return composition
+
+
+def default_workers(frames: int) -> int:
+    return max(1, min(os.cpu_count() or 1, frames // MIN_FRAMES_PER_WORKER))
+
+
+def render(
+    composition: Composition,
+    output_path: Path | str,
+    *,
+    workers: int | None = None,
+    frame_range: tuple[int, int] | None = None,
+    progress: Progress = no_progress,
+    hold_timeout: float = 30.0,
+) -> RenderResult:
+    """Render ``composition`` (or frames [start, end) of it) to ``output_path``.
+
+    The MP4 and a poster JPEG beside it (same name, .jpg) appear only once the
+    whole render is verified; on any error neither is written.
+    """
+    started = time.monotonic()
+    start, end = _check_range(frame_range, composition.frame_count)
+    frames = end - start
+    if workers is not None and workers < 1:
+        raise CompositionError(f"workers: expected at least 1, got {workers}")
+    workers = min(workers or default_workers(frames), frames)
+    output = _prepare_output(Path(output_path))
+    poster_frame = composition.output.poster_frame
+    if poster_frame is None or not start <= poster_frame < end:
+        poster_frame = start + frames // 2
+    settings = composition.output.resolved()
+
+    with tempfile.TemporaryDirectory(prefix=".renderlib-", dir=output.parent) as work_dir:
+        work = Path(work_dir)
+        audio = None
+        if composition.audio:
+            from renderlib.audio import mix_audio
+
+            progress("audio", 0, 1)
+            audio = mix_audio(composition, work / "audio.wav")
+            progress("audio", 1, 1)
+
+        segments = _plan_segments(start, end, workers, work)
+        capture = _Capture(composition, settings, segments, poster_frame, progress, hold_timeout)
+        capture.run()
+
+        progress("encode", 0, 1)
+        joined = work / "video.mp4"
+        join_and_mux(
+            [s.path for s in segments],
+            joined,
+            audio=audio,
+            audio_start=start / composition.fps,
+            duration=frames / composition.fps,
+            audio_bitrate=composition.output.audio_bitrate,
+        )
+        progress("encode", 1, 1)
+        progress("verify", 0, 1)
+        probed = verify(
+            joined,
+            width=composition.width,
+            height=composition.height,
+            frames=frames,
+            fps=composition.fps,
+            with_audio=audio is not None,
+        )
+        progress("verify", 1, 1)
+        poster = work / "poster.jpg"
+        poster.write_bytes(capture.poster)
+        poster_path = output.with_suffix(".jpg")
+        os.replace(poster, poster_path)
+        os.replace(joined, output)
+
+    return RenderResult(
+        path=output,
+        poster_path=poster_path,
+        frames=frames,
+        captures=capture.captures,
+        width=probed.width,
+        height=probed.height,
+        fps=composition.fps,
+        duration=probed.duration,
+        size_bytes=probed.size_bytes,
+        seconds=time.monotonic() - started,
+        workers=workers,
+    )
+
+
+class _Capture:
+    """Runs one browser + encoder per segment in parallel threads."""
+
+    def __init__(
+        self,
+        composition: Composition,
+        settings: dict,
+        segments: list[_Segment],
+        poster_frame: int,
+        progress: Progress,
+        hold_timeout: float,
+    ) -> None:
+        self.composition = composition
+        self.settings = settings
+        self.segments = segments
+        self.poster_frame = poster_frame
+        self.progress = progress
+        self.hold_timeout = hold_timeout
+        self.captures = 0
+        self.poster = b""
+        self._done = 0
+        self._total = sum(s.end - s.start for s in segments)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        # Split the cores between the workers' encoders instead of oversubscribing them.
+        self._encoder_threads = max(1, (os.cpu_count() or 1) // len(segments))
+
+    def run(self) -> None:
+        with AssetServer(self.composition.base_dir) as assets, RefusingProxy() as proxy:
+            url = (
+                self.composition.page
+                if self.composition.is_url
+                else assets.url_for(self.composition.page_path)
+            )
+            allowed = _origin_of(url)
+            self.progress("capture", 0, self._total)
+            pool = ThreadPoolExecutor(
+                max_workers=len(self.segments), thread_name_prefix="renderlib-worker"
+            )
+            futures = [
+                pool.submit(self._render_segment, s, url, allowed, proxy.origin)
+                for s in self.segments
+            ]
+            try:
+                wait(futures, return_when=FIRST_EXCEPTION)
+            finally:
+                # On an error (or Ctrl-C / SIGTERM in this thread) every worker stops
+                # and closes its browser and encoder before we go on.
+                self._stop.set()
+                pool.shutdown(wait=True)
+            errors = [f.exception() for f in futures if f.exception() is not None]
+            real = [e for e in errors if not isinstance(e, _Cancelled)]
+            if real:
+                raise real[0]
+
+    def _render_segment(self, segment: _Segment, url: str, allowed: str, proxy: str) -> None:
+        composition = self.composition
+        with (
+            Browser(
+                width=composition.width,
+                height=composition.height,
+                allowed_origin=allowed,
+                proxy_origin=proxy,
+            ) as browser,
+            SegmentEncoder(
+                segment.path,
+                fps=composition.fps,
+                crf=self.settings["crf"],
+                preset=self.settings["preset"],
+                threads=self._encoder_threads,
+            ) as encoder,
+        ):
+            browser.open(
+                url, fps=composition.fps, props=composition.props, hold_timeout=self.hold_timeout
+            )
+            # A page whose state builds up frame by frame must live through every
+            # earlier frame; a pure page can jump straight to the first one.
+            first_seek = segment.start if composition.pure else 0
+            previous: bytes | None = None
+            for frame in range(segment.start, segment.end):
+                if self._stop.is_set():
+                    raise _Cancelled()
+                state = browser.seek(first_seek if frame == segment.start else frame, frame)
+                if state.unchanged and previous is not None:
+                    jpeg = previous
+                else:
+                    jpeg = browser.capture_jpeg(self.settings["jpeg_quality"])
+                    with self._lock:
+                        self.captures += 1
+                encoder.write(jpeg)
+                previous = jpeg
+                if frame == self.poster_frame:
+                    self.poster = jpeg
+                with self._lock:
+                    self._done += 1
+                    self.progress("capture", self._done, self._total)
+            encoder.finish()
+
+
+def _plan_segments(start: int, end: int, workers: int, work: Path) -> list[_Segment]:
+    frames = end - start
+    bounds = [start + frames * i // workers for i in range(workers + 1)]
+    return [
+        _Segment(i, bounds[i], bounds[i + 1], work / f"segment-{i:03d}.mp4") for i in range(workers)
+    ]
+
+
+def _check_range(frame_range: tuple[int, int] | None, frame_count: int) -> tuple[int, int]:
+    if frame_range is None:
+        return 0, frame_count
+    start, end = frame_range
+    if not 0 <= start < end <= frame_count:
+        raise CompositionError(
+            f"frames {start}:{end}: expected 0 <= START < END <= {frame_count} (the frame count)"
+        )
+    return start, end
+
+
+def _prepare_output(output: Path) -> Path:
+    output = output.absolute()
+    if output.suffix.lower() != ".mp4":
+        raise OutputPathError(f"{output}: the output must be an .mp4 file")
+    if output.is_dir():
+        raise OutputPathError(f"{output} is a folder; give a file name ending in .mp4")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputPathError(f"cannot create the folder for {output}: {exc.strerror}") from exc
+    if not os.access(output.parent, os.W_OK):
+        raise OutputPathError(f"cannot write to {output.parent}")
+    return output
+
+
+def _origin_of(url: str) -> str:
+    return urlsplit(url).netloc
