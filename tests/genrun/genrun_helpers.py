@@ -49,7 +49,8 @@ def small_run(folder: Path) -> Path:
     Scenes: "intro" 0-2 s (red, title slide), "details" 2-4.5 s (blue, fades in
     over 0.4 s; bullets cued at 2.8 s and 3.6 s, captions, progress bar),
     "outro" 4.5-5.5 s (green, wipes in over 0.4 s). The last narration clip ends
-    at 6.2 s, after the declared 5 s and the last scene: the video is 6.2 s.
+    at 6.2 s, after the declared 5 s and the last scene: the video is 6.2 s. Music
+    loops from 1 s (ducked under narration), a 3 kHz sfx plays at 4.5 s.
     """
     audio = folder / "audio"
     audio.mkdir(parents=True)
@@ -85,7 +86,7 @@ def small_run(folder: Path) -> Path:
                 {"src": "audio/voice.ogg", "start": 5.2},
             ]},
             {"name": "music", "duck": {"under": "narration", "volume": 0.25}, "clips": [
-                {"src": "audio/music.ogg", "start": 0, "loop": True, "volume": 0.5},
+                {"src": "audio/music.ogg", "start": 1.0, "loop": True, "volume": 0.5},
             ]},
             {"name": "sfx", "clips": [{"src": "audio/ding.ogg", "start": 4.5}]},
         ]
