@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from genrun_helpers import small_run
+from genrun_helpers import make_tone, small_run, write_run
 
+from renderlib.audio import probe_audio
 from renderlib.errors import GenerationRunError
 from renderlib.generation_run import TEMPLATE_DIR, load_generation_run
 from renderlib.render import load_source
@@ -168,3 +170,34 @@ def test_cli_reports_a_bad_run_in_one_line_and_writes_nothing(run, tmp_path):
     assert "scenes[1].transition.type: expected one of fade, slide, wipe" in lines[0]
     assert not out.exists() and not out.with_suffix(".jpg").exists()
 
+
+
+def test_the_shipped_example_is_a_valid_narrated_run():
+    example = Path(__file__).parents[2] / "examples" / "narrated"
+    composition = load_generation_run(example)
+    assert (composition.width, composition.height, composition.fps) == (1280, 720, 30)
+    assert composition.seconds >= 60
+    assert {t.track for t in composition.audio} == {"narration", "music", "sfx"}
+    assert any(t.loop and t.duck_under == "narration" for t in composition.audio)
+    size = sum(f.stat().st_size for f in example.rglob("*") if f.is_file())
+    assert size < 2_000_000
+    # Each narration clip fits its cue: nothing overlaps the next cue.
+    cues = [c for s in composition.props["scenes"] for c in s["cues"]]
+    for cue in cues:
+        clip = next(t for t in composition.audio if Path(t.src).stem == cue["id"])
+        assert clip.start == cue["start"]
+        assert probe_audio(Path(clip.src)) <= cue["end"] - cue["start"] + 0.02
+
+
+def test_the_documented_example_is_a_valid_run(tmp_path):
+    doc = (Path(__file__).parents[2] / "docs" / "generation-run.md").read_text()
+    blocks = re.findall(r"```json\n(.*?)```", doc, flags=re.S)
+    script, timeline = json.loads(blocks[0]), json.loads(blocks[1])
+    (tmp_path / "audio").mkdir()
+    for track in timeline["tracks"]:
+        for clip in track["clips"]:
+            make_tone(tmp_path / clip["src"], 1.0)
+    write_run(tmp_path, script, timeline)
+    composition = load_generation_run(tmp_path)
+    assert composition.seconds == 12
+    assert composition.output.poster_frame == 255
