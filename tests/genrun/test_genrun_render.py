@@ -14,7 +14,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from genrun_helpers import band_level, decode_audio_track, decode_frames, rms, small_run
+from genrun_helpers import (
+    band_level,
+    decode_audio_track,
+    decode_frames,
+    rms,
+    small_run,
+    write_run,
+)
 from PIL import Image
 
 from renderlib.generation_run import TEMPLATE_DIR, load_generation_run
@@ -151,3 +158,35 @@ def test_static_frames_are_reused_and_change_no_pixel(run_dir, tmp_path):
                    workers=1)
     assert every.captures == every.frames == 62
     assert np.array_equal(decode_frames(reused.path, W, H), decode_frames(every.path, W, H))
+
+
+@pytest.mark.parametrize("kind", ["fade", "slide", "wipe"])
+def test_each_transition_runs_over_its_duration(kind, tmp_path):
+    # Red "a" (0-1 s) then blue "b" (1-2 s) entering by `kind` over 1.0-1.4 s; frames 9-15 only.
+    script = {
+        "meta": {"width": W, "height": H, "fps": FPS},
+        "scenes": [
+            {"id": "a", "title": "A", "start": 0, "end": 1, "background": "#c00000"},
+            {"id": "b", "title": "B", "start": 1, "end": 2, "background": "#0000c0",
+             "transition": {"type": kind, "duration": 0.4}},
+        ],
+    }
+    composition = load_generation_run(write_run(tmp_path, script, {"tracks": []}))
+    result = render(composition, tmp_path / "t.mp4", workers=1, frame_range=(9, 16))
+    video = decode_frames(result.path, W, H)  # video[i] is frame 9 + i
+    before, start, middle, done = video[0], video[1], video[3], video[5]
+    assert close_to(before[90, 10], RED) and close_to(before[90, 310], RED)
+    assert close_to(start[90, 10], RED)  # 1.0 s: the transition has not moved yet
+    assert close_to(done[90, 10], BLUE) and close_to(done[90, 310], BLUE)  # over at 1.4 s
+    left, right = middle[90, 10], middle[90, 310]  # 1.2 s: halfway
+    if kind == "fade":
+        assert close_to(left, (96, 0, 96), 20) and close_to(right, (96, 0, 96), 20)
+    elif kind == "slide":
+        assert close_to(left, RED) and close_to(right, BLUE)
+        # The old scene moves out to the left: its heading is gone from the left edge.
+        assert not (middle[10:30, 10:60].min(axis=2) > 170).any()
+        assert (video[0][10:30, 10:60].min(axis=2) > 170).any()
+    else:
+        assert close_to(left, BLUE) and close_to(right, RED)
+        # A wipe moves nothing: the new scene's heading is uncovered in its place.
+        assert (middle[10:30, 10:60].min(axis=2) > 170).any()
