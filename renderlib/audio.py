@@ -95,7 +95,10 @@ def _placed_clip(
     track: AudioTrack, path: Path, seconds: float, where: str
 ) -> AudioClip:
     """The track's clip trimmed, looped, faded and placed at its start."""
-    source_duration = probe_audio(path)
+    probe_audio(path)  # a clear error for a missing file or one that holds no audio
+    samples = decode_audio(path)
+    # Time by the decoded samples, not the container's header, so loops are seamless.
+    source_duration = len(samples) / SAMPLE_RATE
     if track.start >= seconds:
         raise AudioError(
             f"{where}: starts at {track.start:g} s, at or after the video's end ({seconds:g} s)"
@@ -105,7 +108,7 @@ def _placed_clip(
             f"{where}: offset {track.offset:g} s is past the end of the file "
             f"({source_duration:g} s long)"
         )
-    source = AudioArrayClip(decode_audio(path), fps=SAMPLE_RATE)
+    source = AudioArrayClip(samples, fps=SAMPLE_RATE)
     available = source_duration - track.offset
     end = track_end(track, source_duration)
     length = (end if end is not None else seconds) - track.start

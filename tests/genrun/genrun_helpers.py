@@ -55,7 +55,7 @@ def small_run(folder: Path) -> Path:
     audio = folder / "audio"
     audio.mkdir(parents=True)
     make_tone(audio / "voice.ogg", 1.0, freq=1000)
-    make_tone(audio / "music.ogg", 1.0, freq=220)
+    make_tone(audio / "music.wav", 1.0, freq=220)  # exact length: seamless loop
     make_tone(audio / "ding.ogg", 0.2, freq=3000)
     script = {
         "meta": {"title": "Small run", "width": 320, "height": 180, "fps": 10, "duration": 5.0,
@@ -86,7 +86,7 @@ def small_run(folder: Path) -> Path:
                 {"src": "audio/voice.ogg", "start": 5.2},
             ]},
             {"name": "music", "duck": {"under": "narration", "volume": 0.25}, "clips": [
-                {"src": "audio/music.ogg", "start": 1.0, "loop": True, "volume": 0.5},
+                {"src": "audio/music.wav", "start": 1.0, "loop": True, "volume": 0.5},
             ]},
             {"name": "sfx", "clips": [{"src": "audio/ding.ogg", "start": 4.5}]},
         ]

@@ -78,9 +78,9 @@ def test_fades(page_dir):
 
 
 def test_music_is_ducked_while_narration_plays(page_dir):
-    make_tone(page_dir / "music.ogg", 1.0, freq=220)
+    make_tone(page_dir / "music.wav", 1.0, freq=220)  # exact length: seamless loop
     make_tone(page_dir / "voice.ogg", 1.0, freq=1000)
-    music = dict(src="music.ogg", loop=True, track="music")
+    music = dict(src="music.wav", loop=True, track="music")
     voice = AudioTrack(src="voice.ogg", start=2.0, track="narration")
     plain, rate = mixed(page_dir, [AudioTrack(**music), voice])
     ducked, _ = mixed(page_dir, [
