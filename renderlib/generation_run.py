@@ -90,7 +90,10 @@ class _Fields:
 
     def error(self, where: str, expected: str, got: Any = _REQUIRED) -> GenerationRunError:
         found = "it is missing" if got is _REQUIRED else f"got {json.dumps(got)}"
-        return GenerationRunError(f"{self.file}: {where}: expected {expected}, {found}")
+        return GenerationRunError(f"{self.at(where)}: expected {expected}, {found}")
+
+    def at(self, where: str) -> str:
+        return f"{self.file}: {where}" if where else self.file
 
     def object(self, value: Any, where: str, required: tuple, optional: tuple = ()) -> dict:
         if not isinstance(value, dict):
@@ -99,7 +102,7 @@ class _Fields:
         if unknown:
             allowed = ", ".join(required + optional)
             raise GenerationRunError(
-                f"{self.file}: {where}: unknown field(s) {', '.join(unknown)}; allowed: {allowed}"
+                f"{self.at(where)}: unknown field(s) {', '.join(unknown)}; allowed: {allowed}"
             )
         for name in required:
             if name not in value:

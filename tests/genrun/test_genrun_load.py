@@ -145,11 +145,13 @@ def test_undecodable_audio(run):
          r"tracks\[0\]\.clips\[0\]\.src: expected a path inside the run folder"),
         ("timeline.json", lambda t: t["tracks"][1]["clips"][0].update(loop="yes"),
          r'tracks\[1\]\.clips\[0\]\.loop: expected true or false, got "yes"'),
+        ("timeline.json", lambda t: t.update(clips=[]),
+         r"timeline\.json: unknown field\(s\) clips; allowed: tracks$"),
     ],
     ids=["negative-scene-start", "negative-clip-start", "end-before-start",
          "unknown-transition", "transition-too-long", "overlapping-scenes", "cue-outside-scene",
          "unknown-layer", "unknown-field", "odd-width", "missing-fps", "no-scenes",
-         "duck-unknown-track", "src-outside-run", "loop-not-bool"],
+         "duck-unknown-track", "src-outside-run", "loop-not-bool", "top-level-unknown"],
 )
 def test_bad_input_names_file_field_and_expectation(run, file, change, message):
     edit(run, file, change)
