@@ -1,0 +1,180 @@
+"""The audio mix: every AudioTrack of a composition into one WAV covering the video.
+
+MoviePy composes the clips (starts, offsets, durations, loops, volumes, fades);
+the ducking envelope is applied with a MoviePy transform. Sources are decoded
+by ffmpeg into memory (float32, ~0.4 MB per second of source) rather than read
+through MoviePy's streaming file reader, which fails on loops and on chunks
+that span more than half a short file (MoviePy 2.1/2.2). The result is a
+48 kHz stereo 16-bit WAV exactly ``composition.seconds`` long, with silence
+wherever nothing plays; the render muxes it into the MP4 as AAC.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from moviepy import AudioArrayClip, AudioClip, CompositeAudioClip, afx
+from moviepy.video.io.ffmpeg_reader import ffmpeg_parse_infos
+
+from renderlib.composition import AudioTrack, Composition
+from renderlib.errors import AudioError
+
+SAMPLE_RATE = 48_000
+CHANNELS = 2
+# A ducked track ramps down over this long before the other track starts
+# playing, and back up over this long after it stops.
+DUCK_RAMP = 0.3
+
+
+def probe_audio(path: Path) -> float:
+    """The duration (s) of an audio file; AudioError if it is missing or not audio."""
+    if not path.is_file():
+        raise AudioError(f"audio file {path} does not exist")
+    try:
+        infos = ffmpeg_parse_infos(str(path))
+    except OSError as exc:
+        raise AudioError(f"audio file {path} cannot be decoded: {_ffmpeg_reason(exc)}") from exc
+    if not infos.get("audio_found"):
+        raise AudioError(f"audio file {path} has no audio stream")
+    duration = infos.get("duration") or 0
+    if duration <= 0:
+        raise AudioError(f"audio file {path} has no duration (empty or unreadable)")
+    return float(duration)
+
+
+def decode_audio(path: Path) -> np.ndarray:
+    """The whole file as float32 samples, shape (n, 2), at SAMPLE_RATE."""
+    result = subprocess.run(
+        ["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-vn", "-f", "f32le",
+         "-ac", str(CHANNELS), "-ar", str(SAMPLE_RATE), "-"],
+        capture_output=True,
+    )
+    if result.returncode != 0:
+        reason = result.stderr.decode(errors="replace").strip().splitlines() or ["ffmpeg failed"]
+        raise AudioError(f"audio file {path} cannot be decoded: {reason[-1]}")
+    samples = np.frombuffer(result.stdout, dtype="<f4").reshape(-1, CHANNELS)
+    if not len(samples):
+        raise AudioError(f"audio file {path} cannot be decoded: it holds no samples")
+    return samples
+
+
+def track_end(track: AudioTrack, source_duration: float) -> float | None:
+    """When the clip stops playing (s into the video); None if it loops to the video's end."""
+    if track.loop and track.duration is None:
+        return None
+    available = source_duration - track.offset
+    length = track.duration if track.loop else min(track.duration or available, available)
+    return track.start + length
+
+
+def mix_audio(composition: Composition, out_path: Path) -> Path:
+    """Mix every audio track of ``composition`` into the WAV at ``out_path``."""
+    seconds = composition.seconds
+    clips = []
+    for index, track in enumerate(composition.audio):
+        path = composition.audio_path(track)
+        clips.append((track, _placed_clip(track, path, seconds, f"audio[{index}] ({path})")))
+    placed = [_ducked(clip, track, clips) if track.duck_under else clip for track, clip in clips]
+    # A silent base clip gives the mix its exact length and stereo layout, so
+    # stretches where nothing plays are written as silence. Half a sample more
+    # keeps MoviePy's int(rate * duration) from dropping the last sample.
+    length = (round(seconds * SAMPLE_RATE) + 0.5) / SAMPLE_RATE
+    base = AudioClip(_silence, duration=length, fps=SAMPLE_RATE)
+    mix = CompositeAudioClip([base, *placed]).with_duration(length)
+    mix.write_audiofile(
+        str(out_path), fps=SAMPLE_RATE, nbytes=2, codec="pcm_s16le",
+        buffersize=SAMPLE_RATE // 2, logger=None,
+    )
+    return out_path
+
+
+def _placed_clip(
+    track: AudioTrack, path: Path, seconds: float, where: str
+) -> AudioClip:
+    """The track's clip trimmed, looped, faded and placed at its start."""
+    probe_audio(path)  # a clear error for a missing file or one that holds no audio
+    samples = decode_audio(path)
+    # Time by the decoded samples, not the container's header, so loops are seamless.
+    source_duration = len(samples) / SAMPLE_RATE
+    if track.start >= seconds:
+        raise AudioError(
+            f"{where}: starts at {track.start:g} s, at or after the video's end ({seconds:g} s)"
+        )
+    if track.offset >= source_duration:
+        raise AudioError(
+            f"{where}: offset {track.offset:g} s is past the end of the file "
+            f"({source_duration:g} s long)"
+        )
+    source = AudioArrayClip(samples, fps=SAMPLE_RATE)
+    available = source_duration - track.offset
+    end = track_end(track, source_duration)
+    length = (end if end is not None else seconds) - track.start
+    clip = source.time_transform(_source_time(track.offset, available, track.loop))
+    clip = clip.with_duration(length)
+    effects = []
+    if track.volume != 1:
+        effects.append(afx.MultiplyVolume(track.volume))
+    if track.fade_in:
+        effects.append(afx.AudioFadeIn(min(track.fade_in, clip.duration)))
+    if track.fade_out:
+        effects.append(afx.AudioFadeOut(min(track.fade_out, clip.duration)))
+    clip = clip.with_effects(effects) if effects else clip
+    return clip.with_start(track.start)
+
+
+def _source_time(offset: float, available: float, loop: bool) -> Callable[..., np.ndarray]:
+    """Maps clip time to source time: skip ``offset``, then wrap around if looping."""
+
+    def source_time(t: np.ndarray | float) -> np.ndarray:
+        t = np.asarray(t, dtype=float)
+        return offset + (np.mod(t, available) if loop else t)
+
+    return source_time
+
+
+def _ducked(
+    clip: AudioClip,
+    track: AudioTrack,
+    clips: list[tuple[AudioTrack, AudioClip]],
+) -> AudioClip:
+    """``clip`` lowered to ``track.duck_volume`` while any clip of ``track.duck_under`` plays."""
+    spans = [(c.start, c.end) for t, c in clips if t.track == track.duck_under]
+    if not spans:
+        return clip
+    gain = _duck_gain(spans, track.duck_volume)
+    start = clip.start
+    return clip.transform(lambda get_frame, t: _scale(get_frame(t), gain(t + start)))
+
+
+def _duck_gain(spans: list[tuple[float, float]], level: float) -> Callable[..., np.ndarray]:
+    """Gain over time: ``level`` inside the spans, 1 away from them, linear ramps between."""
+
+    def gain(t: np.ndarray | float) -> np.ndarray:
+        t = np.asarray(t, dtype=float)
+        depth = np.zeros_like(t)
+        for begin, end in spans:
+            rise = np.clip((t - (begin - DUCK_RAMP)) / DUCK_RAMP, 0, 1)
+            fall = np.clip(((end + DUCK_RAMP) - t) / DUCK_RAMP, 0, 1)
+            depth = np.maximum(depth, np.minimum(rise, fall))
+        return 1 - (1 - level) * depth
+
+    return gain
+
+
+def _scale(samples: np.ndarray, gain: np.ndarray) -> np.ndarray:
+    return samples * (gain[..., None] if np.ndim(gain) else gain)
+
+
+def _silence(t: np.ndarray | float) -> np.ndarray:
+    return np.zeros((len(t), CHANNELS)) if np.ndim(t) else np.zeros(CHANNELS)
+
+
+def _ffmpeg_reason(exc: Exception) -> str:
+    """The last line of ffmpeg's complaint, which says what is wrong with the file."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    useful = [line for line in lines if "rror" in line or "nvalid" in line]
+    return (useful or lines or ["unknown error"])[-1]
+
