@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from renderlib.render import load_source, render
+from renderlib.renderer import load_source, render
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "narrated"
 
@@ -27,14 +27,17 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as out:
         started = time.monotonic()
-        result = render(load_source(args.run_dir), Path(out) / "narrated.mp4",
-                        workers=args.workers)
+        result = render(load_source(args.run_dir), Path(out) / "narrated.mp4", workers=args.workers)
         wall = time.monotonic() - started
-    print(f"video: {result.duration:.2f} s, {result.width}x{result.height} @ {result.fps:g} fps, "
-          f"{result.frames} frames, {result.captures} captured "
-          f"({100 * result.captures / result.frames:.0f}%), {result.workers} workers")
-    print(f"wall: {wall:.1f} s = {wall / result.duration:.2f} x the video's length "
-          f"({result.duration / wall:.1f}x faster than real time; target >= 2x)")
+    print(
+        f"video: {result.duration:.2f} s, {result.width}x{result.height} @ {result.fps:g} fps, "
+        f"{result.frames} frames, {result.captures} captured "
+        f"({100 * result.captures / result.frames:.0f}%), {result.workers} workers"
+    )
+    print(
+        f"wall: {wall:.1f} s = {wall / result.duration:.2f} x the video's length "
+        f"({result.duration / wall:.1f}x faster than real time; target >= 2x)"
+    )
 
 
 if __name__ == "__main__":

@@ -33,7 +33,11 @@ class ClusterArgs:
 
 
 def container_definitions(
-    args: ClusterArgs, image: str, bucket: str, api_url: str, secret_arn: str,
+    args: ClusterArgs,
+    image: str,
+    bucket: str,
+    api_url: str,
+    secret_arn: str,
     api_key_secret_arn: str | None,
 ) -> str:
     settings = args.settings
@@ -47,28 +51,33 @@ def container_definitions(
     secrets = [{"name": "WORKER_CREDENTIALS", "valueFrom": secret_arn}]
     if api_key_secret_arn is not None:
         secrets.append({"name": "JOBS_API_KEY", "valueFrom": api_key_secret_arn})
-    return json.dumps([{
-        "name": args.container_name,
-        "image": image,
-        "essential": True,
-        "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
-        "secrets": secrets,
-        # Fargate cannot size /dev/shm: the worker runs Chromium with --disable-dev-shm-usage,
-        # so its shared memory lives in /tmp on the task's ephemeral storage.
-        # An init process forwards SIGTERM and reaps Chromium's children.
-        "linuxParameters": {"initProcessEnabled": True},
-        # ECS sends SIGTERM, then SIGKILL after stopTimeout: time for the worker to stop its
-        # browsers and requeue its job.
-        "stopTimeout": settings.task_stop_timeout_seconds,
-        "logConfiguration": {
-            "logDriver": "awslogs",
-            "options": {
-                "awslogs-group": args.log_group_name,
-                "awslogs-region": settings.region,
-                "awslogs-stream-prefix": args.container_name,
-            },
-        },
-    }])
+    return json.dumps(
+        [
+            {
+                "name": args.container_name,
+                "image": image,
+                "essential": True,
+                "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
+                "secrets": secrets,
+                # Fargate cannot size /dev/shm: the worker runs Chromium with
+                # --disable-dev-shm-usage,
+                # so its shared memory lives in /tmp on the task's ephemeral storage.
+                # An init process forwards SIGTERM and reaps Chromium's children.
+                "linuxParameters": {"initProcessEnabled": True},
+                # ECS sends SIGTERM, then SIGKILL after stopTimeout: time for the worker to stop its
+                # browsers and requeue its job.
+                "stopTimeout": settings.task_stop_timeout_seconds,
+                "logConfiguration": {
+                    "logDriver": "awslogs",
+                    "options": {
+                        "awslogs-group": args.log_group_name,
+                        "awslogs-region": settings.region,
+                        "awslogs-stream-prefix": args.container_name,
+                    },
+                },
+            }
+        ]
+    )
 
 
 class Cluster(pulumi.ComponentResource):
@@ -95,7 +104,8 @@ class Cluster(pulumi.ComponentResource):
             capacity_providers=["FARGATE"],
             default_capacity_provider_strategies=[
                 aws.ecs.ClusterCapacityProvidersDefaultCapacityProviderStrategyArgs(
-                    capacity_provider="FARGATE", weight=1,
+                    capacity_provider="FARGATE",
+                    weight=1,
                 ),
             ],
             opts=child,
@@ -108,7 +118,10 @@ class Cluster(pulumi.ComponentResource):
         )
 
         definitions = pulumi.Output.all(
-            args.image, args.bucket_name, args.jobs_api_url, args.worker_secret_arn,
+            args.image,
+            args.bucket_name,
+            args.jobs_api_url,
+            args.worker_secret_arn,
             args.jobs_api_key_secret_arn,
         ).apply(lambda values: container_definitions(args, *values))
         task_definition = aws.ecs.TaskDefinition(
@@ -136,9 +149,11 @@ class Cluster(pulumi.ComponentResource):
         self.task_definition_arn = task_definition.arn
         self.task_family = settings.task_family
         self.log_group_name = log_group.name
-        self.register_outputs({
-            "clusterName": self.cluster_name,
-            "clusterArn": self.cluster_arn,
-            "taskDefinitionArn": self.task_definition_arn,
-            "logGroupName": self.log_group_name,
-        })
+        self.register_outputs(
+            {
+                "clusterName": self.cluster_name,
+                "clusterArn": self.cluster_arn,
+                "taskDefinitionArn": self.task_definition_arn,
+                "logGroupName": self.log_group_name,
+            }
+        )

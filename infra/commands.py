@@ -18,19 +18,25 @@ def push_image_commands(
 
     def render(url: str) -> str:
         registry = url.split("/", 1)[0]
-        return "\n".join([
-            f"aws ecr get-login-password --region {region} | docker login --username AWS "
-            f"--password-stdin {registry}",
-            f"docker build --platform {PLATFORMS[settings.task_architecture]} -t {local} .",
-            f"docker tag {local} {url}:{tag}",
-            f"docker push {url}:{tag}",
-        ])
+        return "\n".join(
+            [
+                f"aws ecr get-login-password --region {region} | docker login --username AWS "
+                f"--password-stdin {registry}",
+                f"docker build --platform {PLATFORMS[settings.task_architecture]} -t {local} .",
+                f"docker tag {local} {url}:{tag}",
+                f"docker push {url}:{tag}",
+            ]
+        )
 
     return pulumi.Output.from_input(repository_url).apply(render)
 
 
 def list_tasks_command(settings: Settings, cluster_name: pulumi.Input[str]) -> pulumi.Output[str]:
     return pulumi.Output.concat(
-        "aws ecs list-tasks --region ", settings.region, " --cluster ", cluster_name,
-        " --family ", settings.task_family,
+        "aws ecs list-tasks --region ",
+        settings.region,
+        " --cluster ",
+        cluster_name,
+        " --family ",
+        settings.task_family,
     )

@@ -45,23 +45,24 @@ class DispatcherArgs:
 
 
 def stopped_tasks_pattern(cluster_arn: str, family: str) -> str:
-    return json.dumps({
-        "source": ["aws.ecs"],
-        "detail-type": ["ECS Task State Change"],
-        "detail": {
-            "clusterArn": [cluster_arn],
-            "group": [f"family:{family}"],
-            "lastStatus": ["STOPPED"],
-        },
-    })
+    return json.dumps(
+        {
+            "source": ["aws.ecs"],
+            "detail-type": ["ECS Task State Change"],
+            "detail": {
+                "clusterArn": [cluster_arn],
+                "group": [f"family:{family}"],
+                "lastStatus": ["STOPPED"],
+            },
+        }
+    )
 
 
 class Dispatcher(pulumi.ComponentResource):
     function_name: pulumi.Output[str]
     function_arn: pulumi.Output[str]
 
-    def __init__(self, name: str, args: DispatcherArgs,
-                 opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: DispatcherArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("babulus:render:Dispatcher", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         names = args.names
@@ -104,7 +105,8 @@ class Dispatcher(pulumi.ComponentResource):
             reserved_concurrent_executions=settings.dispatcher_reserved_concurrency,
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment),
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(
-                log_format="Text", log_group=log_group.name,
+                log_format="Text",
+                log_group=log_group.name,
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
         )
@@ -121,9 +123,11 @@ class Dispatcher(pulumi.ComponentResource):
             maximum_record_age_in_seconds=3600,
             bisect_batch_on_function_error=True,
             filter_criteria=aws.lambda_.EventSourceMappingFilterCriteriaArgs(
-                filters=[aws.lambda_.EventSourceMappingFilterCriteriaFilterArgs(
-                    pattern=json.dumps(QUEUED_RENDER_JOBS),
-                )],
+                filters=[
+                    aws.lambda_.EventSourceMappingFilterCriteriaFilterArgs(
+                        pattern=json.dumps(QUEUED_RENDER_JOBS),
+                    )
+                ],
             ),
             opts=child,
         )

@@ -55,9 +55,12 @@ def root_fields(schema_sdl: str) -> list[tuple[str, str]]:
     wanted = set(roots.values())
     fields = []
     for definition in document_ast.definitions:
-        if isinstance(definition, (graphql.ObjectTypeDefinitionNode,
-                                   graphql.ObjectTypeExtensionNode)) \
-                and definition.name.value in wanted:
+        if (
+            isinstance(
+                definition, (graphql.ObjectTypeDefinitionNode, graphql.ObjectTypeExtensionNode)
+            )
+            and definition.name.value in wanted
+        ):
             fields += [(definition.name.value, f.name.value) for f in definition.fields or ()]
     return fields
 
@@ -143,14 +146,28 @@ class JobsApi(pulumi.ComponentResource):
         aws.iam.RolePolicy(
             f"{name}-resolver",
             role=resolver_role.id,
-            policy=document([
-                # Reads by key and by index only: no Scan, no delete.
-                allow(["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem",
-                       "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem", "dynamodb:Query"],
-                      table_arns + index_arns, sid="ReadWriteJobTables"),
-                allow(["logs:CreateLogStream", "logs:PutLogEvents"],
-                      [pulumi.Output.concat(log_group.arn, ":*")], sid="WriteResolverLogs"),
-            ]),
+            policy=document(
+                [
+                    # Reads by key and by index only: no Scan, no delete.
+                    allow(
+                        [
+                            "dynamodb:GetItem",
+                            "dynamodb:BatchGetItem",
+                            "dynamodb:PutItem",
+                            "dynamodb:UpdateItem",
+                            "dynamodb:ConditionCheckItem",
+                            "dynamodb:Query",
+                        ],
+                        table_arns + index_arns,
+                        sid="ReadWriteJobTables",
+                    ),
+                    allow(
+                        ["logs:CreateLogStream", "logs:PutLogEvents"],
+                        [pulumi.Output.concat(log_group.arn, ":*")],
+                        sid="WriteResolverLogs",
+                    ),
+                ]
+            ),
             opts=child,
         )
         resolver = aws.lambda_.Function(
@@ -165,11 +182,12 @@ class JobsApi(pulumi.ComponentResource):
             layers=[args.layer_arn],
             timeout=10,
             memory_size=256,
-            environment=aws.lambda_.FunctionEnvironmentArgs(variables={
-                env: tables[key].name for key, env in TABLE_ENV.items()
-            }),
+            environment=aws.lambda_.FunctionEnvironmentArgs(
+                variables={env: tables[key].name for key, env in TABLE_ENV.items()}
+            ),
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(
-                log_format="Text", log_group=log_group.name,
+                log_format="Text",
+                log_group=log_group.name,
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
         )
@@ -181,8 +199,11 @@ class JobsApi(pulumi.ComponentResource):
                 allow_admin_create_user_only=True,
             ),
             password_policy=aws.cognito.UserPoolPasswordPolicyArgs(
-                minimum_length=12, require_lowercase=True, require_uppercase=True,
-                require_numbers=True, require_symbols=True,
+                minimum_length=12,
+                require_lowercase=True,
+                require_uppercase=True,
+                require_numbers=True,
+                require_symbols=True,
             ),
             opts=child,
         )
@@ -191,8 +212,11 @@ class JobsApi(pulumi.ComponentResource):
             name=f"{prefix}-studios",
             user_pool_id=user_pool.id,
             generate_secret=False,
-            explicit_auth_flows=["ALLOW_USER_SRP_AUTH", "ALLOW_USER_PASSWORD_AUTH",
-                                 "ALLOW_REFRESH_TOKEN_AUTH"],
+            explicit_auth_flows=[
+                "ALLOW_USER_SRP_AUTH",
+                "ALLOW_USER_PASSWORD_AUTH",
+                "ALLOW_REFRESH_TOKEN_AUTH",
+            ],
             prevent_user_existence_errors="ENABLED",
             opts=child,
         )
@@ -215,7 +239,8 @@ class JobsApi(pulumi.ComponentResource):
                 aws.appsync.GraphQLApiAdditionalAuthenticationProviderArgs(
                     authentication_type="AMAZON_COGNITO_USER_POOLS",
                     user_pool_config=aws.appsync.GraphQLApiAdditionalAuthenticationProviderUserPoolConfigArgs(  # noqa: E501
-                        user_pool_id=user_pool.id, aws_region=settings.region,
+                        user_pool_id=user_pool.id,
+                        aws_region=settings.region,
                     ),
                 ),
                 aws.appsync.GraphQLApiAdditionalAuthenticationProviderArgs(
@@ -243,8 +268,9 @@ class JobsApi(pulumi.ComponentResource):
         aws.iam.RolePolicy(
             f"{name}-appsync-invoke",
             role=invoke_role.id,
-            policy=document([allow(["lambda:InvokeFunction"], [resolver.arn],
-                                   sid="InvokeTheResolver")]),
+            policy=document(
+                [allow(["lambda:InvokeFunction"], [resolver.arn], sid="InvokeTheResolver")]
+            ),
             opts=child,
         )
         data_source = aws.appsync.DataSource(
@@ -277,9 +303,14 @@ class JobsApi(pulumi.ComponentResource):
         self.user_pool_id = user_pool.id
         self.user_pool_client_id = client.id
 
-    def _table(self, prefix: str, key: str, hash_key: str,
-               indexes: dict[str, tuple[str, str | None]], stream_view: str | None
-               ) -> aws.dynamodb.Table:
+    def _table(
+        self,
+        prefix: str,
+        key: str,
+        hash_key: str,
+        indexes: dict[str, tuple[str, str | None]],
+        stream_view: str | None,
+    ) -> aws.dynamodb.Table:
         attributes = {hash_key}
         for index_hash, index_range in indexes.values():
             attributes.add(index_hash)
@@ -290,14 +321,16 @@ class JobsApi(pulumi.ComponentResource):
             name=f"{prefix}-{key}",
             billing_mode="PAY_PER_REQUEST",
             hash_key=hash_key,
-            attributes=[aws.dynamodb.TableAttributeArgs(name=a, type="S")
-                        for a in sorted(attributes)],
+            attributes=[
+                aws.dynamodb.TableAttributeArgs(name=a, type="S") for a in sorted(attributes)
+            ],
             global_secondary_indexes=[
                 aws.dynamodb.TableGlobalSecondaryIndexArgs(
                     name=index_name,
                     key_schemas=[
                         aws.dynamodb.TableGlobalSecondaryIndexKeySchemaArgs(
-                            attribute_name=attribute, key_type=key_type,
+                            attribute_name=attribute,
+                            key_type=key_type,
                         )
                         for attribute, key_type in ((index_hash, "HASH"), (index_range, "RANGE"))
                         if attribute

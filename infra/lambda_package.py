@@ -20,10 +20,12 @@ DEPS_FOLDER = "build/lambda-deps"
 
 
 def function_code() -> pulumi.AssetArchive:
-    return pulumi.AssetArchive({
-        "handlers": pulumi.FileArchive("handlers"),
-        "renderlib": pulumi.FileArchive("renderlib"),
-    })
+    return pulumi.AssetArchive(
+        {
+            "handlers": pulumi.FileArchive("handlers"),
+            "renderlib": pulumi.FileArchive("renderlib"),
+        }
+    )
 
 
 @dataclass
@@ -35,8 +37,9 @@ class LambdaPackage(pulumi.ComponentResource):
     code: pulumi.AssetArchive
     layer_arn: pulumi.Output[str]
 
-    def __init__(self, name: str, args: LambdaPackageArgs,
-                 opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self, name: str, args: LambdaPackageArgs, opts: pulumi.ResourceOptions | None = None
+    ):
         super().__init__("babulus:render:LambdaPackage", name, None, opts)
         layer = aws.lambda_.LayerVersion(
             f"{name}-deps",

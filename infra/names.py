@@ -53,8 +53,9 @@ class FarmNames:
 
     def arn(self, service: str, resource: str, region: bool = True) -> pulumi.Output[str]:
         where = self.settings.region if region else ""
-        return pulumi.Output.concat("arn:aws:", service, ":", where, ":", self.account_id, ":",
-                                    resource)
+        return pulumi.Output.concat(
+            "arn:aws:", service, ":", where, ":", self.account_id, ":", resource
+        )
 
     def role_arn(self, role_name: str) -> pulumi.Output[str]:
         return self.arn("iam", f"role/{role_name}", region=False)

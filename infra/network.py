@@ -53,10 +53,15 @@ class Network(pulumi.ComponentResource):
             name=f"{args.name_prefix}-tasks",
             description="Render worker tasks: outbound HTTPS only, no ingress",
             vpc_id=vpc.vpc_id,
-            egress=[aws.ec2.SecurityGroupEgressArgs(
-                description="HTTPS to AWS APIs, ECR, S3 and the jobs API",
-                protocol="tcp", from_port=443, to_port=443, cidr_blocks=["0.0.0.0/0"],
-            )],
+            egress=[
+                aws.ec2.SecurityGroupEgressArgs(
+                    description="HTTPS to AWS APIs, ECR, S3 and the jobs API",
+                    protocol="tcp",
+                    from_port=443,
+                    to_port=443,
+                    cidr_blocks=["0.0.0.0/0"],
+                )
+            ],
             opts=child,
         )
 
@@ -75,11 +80,19 @@ class Network(pulumi.ComponentResource):
         aws.iam.RolePolicy(
             f"{name}-flow-logs",
             role=flow_log_role.id,
-            policy=document([allow(
-                ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogGroups",
-                 "logs:DescribeLogStreams"],
-                [flow_log_group.arn, pulumi.Output.concat(flow_log_group.arn, ":*")],
-            )]),
+            policy=document(
+                [
+                    allow(
+                        [
+                            "logs:CreateLogStream",
+                            "logs:PutLogEvents",
+                            "logs:DescribeLogGroups",
+                            "logs:DescribeLogStreams",
+                        ],
+                        [flow_log_group.arn, pulumi.Output.concat(flow_log_group.arn, ":*")],
+                    )
+                ]
+            ),
             opts=child,
         )
         aws.ec2.FlowLog(
@@ -95,9 +108,12 @@ class Network(pulumi.ComponentResource):
         # S3 traffic from the private subnets skips the NAT gateway (cost and throughput).
         private_route_tables = aws.ec2.get_route_tables_output(
             vpc_id=vpc.vpc_id,
-            filters=[aws.ec2.GetRouteTablesFilterArgs(
-                name="association.subnet-id", values=vpc.private_subnet_ids,
-            )],
+            filters=[
+                aws.ec2.GetRouteTablesFilterArgs(
+                    name="association.subnet-id",
+                    values=vpc.private_subnet_ids,
+                )
+            ],
         )
         aws.ec2.VpcEndpoint(
             f"{name}-s3",
@@ -112,8 +128,10 @@ class Network(pulumi.ComponentResource):
         self.vpc_id = vpc.vpc_id
         self.private_subnet_ids = vpc.private_subnet_ids
         self.security_group_id = security_group.id
-        self.register_outputs({
-            "vpcId": self.vpc_id,
-            "privateSubnetIds": self.private_subnet_ids,
-            "securityGroupId": self.security_group_id,
-        })
+        self.register_outputs(
+            {
+                "vpcId": self.vpc_id,
+                "privateSubnetIds": self.private_subnet_ids,
+                "securityGroupId": self.security_group_id,
+            }
+        )

@@ -139,7 +139,9 @@ class FarmMocks(pulumi_mocks.Mocks):
         if typ == "aws:appsync/graphQLApi:GraphQLApi":
             return {
                 "arn": _mock_arn("appsync", region, f"apis/{physical}"),
-                "uris": {"GRAPHQL": f"https://{physical}.appsync-api.{region}.amazonaws.com/graphql"},
+                "uris": {
+                    "GRAPHQL": f"https://{physical}.appsync-api.{region}.amazonaws.com/graphql"
+                },
             }
         if typ == "aws:appsync/apiKey:ApiKey":
             return {"key": f"mock-api-key-{name}"}
@@ -172,8 +174,12 @@ class FarmMocks(pulumi_mocks.Mocks):
             return {"accountId": MOCK_ACCOUNT, "arn": f"arn:aws:iam::{MOCK_ACCOUNT}:root"}
         if args.token == "aws:ec2/getRouteTables:getRouteTables":
             # One route table per subnet the filter names: shows which subnets were asked for.
-            subnets = [v for f in args.args.get("filters", [])
-                       if f["name"] == "association.subnet-id" for v in f["values"]]
+            subnets = [
+                v
+                for f in args.args.get("filters", [])
+                if f["name"] == "association.subnet-id"
+                for v in f["values"]
+            ]
             return {"ids": [f"rtb-of-{subnet}" for subnet in subnets], "id": "rtb-lookup"}
         raise NotImplementedError(f"offline mocks do not answer the invoke {args.token}")
 
@@ -240,9 +246,7 @@ def _namespaced(project: str, key: str) -> str:
     return key if ":" in key else f"{project}:{key}"
 
 
-def load_stack_config(
-    stack: str, root: Path = REPO_ROOT
-) -> tuple[str, dict[str, str]]:
+def load_stack_config(stack: str, root: Path = REPO_ROOT) -> tuple[str, dict[str, str]]:
     """(project name, config) for a stack, as the CLI would pass it to the program."""
     project_file = root / "Pulumi.yaml"
     stack_file = root / f"Pulumi.{stack}.yaml"

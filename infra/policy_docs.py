@@ -19,8 +19,9 @@ def document(statements: list[dict[str, Any]]) -> pulumi.Output[str]:
     )
 
 
-def allow(actions: list[str], resources: list[Any], condition: dict | None = None,
-          sid: str | None = None) -> dict[str, Any]:
+def allow(
+    actions: list[str], resources: list[Any], condition: dict | None = None, sid: str | None = None
+) -> dict[str, Any]:
     statement: dict[str, Any] = {"Effect": "Allow", "Action": actions, "Resource": resources}
     if condition:
         statement["Condition"] = condition

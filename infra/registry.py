@@ -35,32 +35,44 @@ class Registry(pulumi.ComponentResource):
                 scan_on_push=True,
             ),
             image_tag_mutability="MUTABLE",
-            encryption_configurations=[aws.ecr.RepositoryEncryptionConfigurationArgs(
-                encryption_type="AES256",
-            )],
+            encryption_configurations=[
+                aws.ecr.RepositoryEncryptionConfigurationArgs(
+                    encryption_type="AES256",
+                )
+            ],
             force_delete=False,
             opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
         )
         aws.ecr.LifecyclePolicy(
             f"{name}-untagged",
             repository=repository.name,
-            policy=json.dumps({"rules": [{
-                "rulePriority": 1,
-                "description": f"Keep at most {args.untagged_images_kept} untagged images",
-                "selection": {
-                    "tagStatus": "untagged",
-                    "countType": "imageCountMoreThan",
-                    "countNumber": args.untagged_images_kept,
-                },
-                "action": {"type": "expire"},
-            }]}),
+            policy=json.dumps(
+                {
+                    "rules": [
+                        {
+                            "rulePriority": 1,
+                            "description": (
+                                f"Keep at most {args.untagged_images_kept} untagged images"
+                            ),
+                            "selection": {
+                                "tagStatus": "untagged",
+                                "countType": "imageCountMoreThan",
+                                "countNumber": args.untagged_images_kept,
+                            },
+                            "action": {"type": "expire"},
+                        }
+                    ]
+                }
+            ),
             opts=pulumi.ResourceOptions(parent=self),
         )
 
         self.repository_url = repository.repository_url
         self.repository_arn = repository.arn
         self.repository_name = repository.name
-        self.register_outputs({
-            "repositoryUrl": self.repository_url,
-            "repositoryArn": self.repository_arn,
-        })
+        self.register_outputs(
+            {
+                "repositoryUrl": self.repository_url,
+                "repositoryArn": self.repository_arn,
+            }
+        )

@@ -50,74 +50,139 @@ class FarmRoles(pulumi.ComponentResource):
 
         # The task role is assumed on behalf of a task: ECS documents the confused-deputy
         # conditions for it. The execution role keeps ECS's documented plain trust.
-        task_trust = document([{
-            "Effect": "Allow",
-            "Principal": {"Service": "ecs-tasks.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-            "Condition": {
-                "StringEquals": {"aws:SourceAccount": account},
-                "ArnLike": {"aws:SourceArn": names.arn("ecs", "*")},
-            },
-        }])
+        task_trust = document(
+            [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                    "Condition": {
+                        "StringEquals": {"aws:SourceAccount": account},
+                        "ArnLike": {"aws:SourceArn": names.arn("ecs", "*")},
+                    },
+                }
+            ]
+        )
         jobs_api_calls = []
         if args.jobs_api_arn is not None:
-            jobs_api_calls = [allow(
-                ["appsync:GraphQL"],
-                [pulumi.Output.concat(args.jobs_api_arn, "/types/*/fields/*")],
-                sid="CallTheJobsApi",
-            )]
+            jobs_api_calls = [
+                allow(
+                    ["appsync:GraphQL"],
+                    [pulumi.Output.concat(args.jobs_api_arn, "/types/*/fields/*")],
+                    sid="CallTheJobsApi",
+                )
+            ]
         api_key_reads = []
         if args.jobs_api_key_secret_arn is not None:
-            api_key_reads = [allow(["secretsmanager:GetSecretValue"],
-                                   [args.jobs_api_key_secret_arn], sid="ReadTheJobsApiKey")]
+            api_key_reads = [
+                allow(
+                    ["secretsmanager:GetSecretValue"],
+                    [args.jobs_api_key_secret_arn],
+                    sid="ReadTheJobsApiKey",
+                )
+            ]
 
         execution_trust = service_trust("ecs-tasks.amazonaws.com", None)
-        execution = self._role("execution", names.execution_role, execution_trust, [
-            allow(["ecr:GetAuthorizationToken"], ["*"], sid="EcrLoginIsAccountWide"),
-            allow(["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer",
-                   "ecr:BatchGetImage"], [args.repository_arn], sid="PullTheWorkerImage"),
-            allow(_LOG_WRITE,
-                  [pulumi.Output.concat(names.log_group_arn(names.worker_log_group), ":*")],
-                  sid="WriteWorkerLogs"),
-            allow(["secretsmanager:GetSecretValue"], [args.worker_secret_arn],
-                  sid="ReadTheWorkerCredentials"),
-            *api_key_reads,
-        ])
-        task = self._role("task", names.task_role, task_trust, [
-            allow(["s3:GetObject"],
-                  [pulumi.Output.concat(args.bucket_arn, "/", args.inputs_prefix, "*")],
-                  sid="ReadGenerationInputs"),
-            allow(["s3:PutObject"], [pulumi.Output.concat(args.bucket_arn, "/renders/*")],
-                  sid="WriteRenders"),
-            *jobs_api_calls,
-        ])
+        execution = self._role(
+            "execution",
+            names.execution_role,
+            execution_trust,
+            [
+                allow(["ecr:GetAuthorizationToken"], ["*"], sid="EcrLoginIsAccountWide"),
+                allow(
+                    [
+                        "ecr:BatchCheckLayerAvailability",
+                        "ecr:GetDownloadUrlForLayer",
+                        "ecr:BatchGetImage",
+                    ],
+                    [args.repository_arn],
+                    sid="PullTheWorkerImage",
+                ),
+                allow(
+                    _LOG_WRITE,
+                    [pulumi.Output.concat(names.log_group_arn(names.worker_log_group), ":*")],
+                    sid="WriteWorkerLogs",
+                ),
+                allow(
+                    ["secretsmanager:GetSecretValue"],
+                    [args.worker_secret_arn],
+                    sid="ReadTheWorkerCredentials",
+                ),
+                *api_key_reads,
+            ],
+        )
+        task = self._role(
+            "task",
+            names.task_role,
+            task_trust,
+            [
+                allow(
+                    ["s3:GetObject"],
+                    [pulumi.Output.concat(args.bucket_arn, "/", args.inputs_prefix, "*")],
+                    sid="ReadGenerationInputs",
+                ),
+                allow(
+                    ["s3:PutObject"],
+                    [pulumi.Output.concat(args.bucket_arn, "/renders/*")],
+                    sid="WriteRenders",
+                ),
+                *jobs_api_calls,
+            ],
+        )
 
         cluster_arn = names.cluster_arn
         family = names.settings.task_family
         cluster = names.settings.cluster_name
         dispatcher = self._role(
-            "dispatcher", names.dispatcher_role,
+            "dispatcher",
+            names.dispatcher_role,
             service_trust("lambda.amazonaws.com", None),
             [
-                allow(["ecs:RunTask"], [names.arn("ecs", f"task-definition/{family}:*")],
-                      {"ArnEquals": {"ecs:cluster": cluster_arn}}, sid="RunWorkerTasks"),
-                allow(["ecs:DescribeTasks"], [names.arn("ecs", f"task/{cluster}/*")],
-                      {"ArnEquals": {"ecs:cluster": cluster_arn}}, sid="DescribeClusterTasks"),
-                allow(["ecs:ListTasks"], [names.arn("ecs", f"container-instance/{cluster}/*")],
-                      {"ArnEquals": {"ecs:cluster": cluster_arn}}, sid="ListClusterTasks"),
-                allow(["ecs:TagResource"], [names.arn("ecs", f"task/{cluster}/*")],
-                      {"StringEquals": {"ecs:CreateAction": "RunTask"}},
-                      sid="TagTasksAtLaunch"),
-                allow(["iam:PassRole"], [execution.arn, task.arn],
-                      {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
-                      sid="PassOnlyTheTaskRoles"),
-                allow(["dynamodb:DescribeStream", "dynamodb:GetRecords",
-                       "dynamodb:GetShardIterator", "dynamodb:ListStreams"],
-                      [args.job_stream_arn],
-                      sid="ReadTheJobStream"),
-                allow(_LOG_WRITE, [pulumi.Output.concat(
-                    names.log_group_arn(names.dispatcher_log_group), ":*")],
-                      sid="WriteDispatcherLogs"),
+                allow(
+                    ["ecs:RunTask"],
+                    [names.arn("ecs", f"task-definition/{family}:*")],
+                    {"ArnEquals": {"ecs:cluster": cluster_arn}},
+                    sid="RunWorkerTasks",
+                ),
+                allow(
+                    ["ecs:DescribeTasks"],
+                    [names.arn("ecs", f"task/{cluster}/*")],
+                    {"ArnEquals": {"ecs:cluster": cluster_arn}},
+                    sid="DescribeClusterTasks",
+                ),
+                allow(
+                    ["ecs:ListTasks"],
+                    [names.arn("ecs", f"container-instance/{cluster}/*")],
+                    {"ArnEquals": {"ecs:cluster": cluster_arn}},
+                    sid="ListClusterTasks",
+                ),
+                allow(
+                    ["ecs:TagResource"],
+                    [names.arn("ecs", f"task/{cluster}/*")],
+                    {"StringEquals": {"ecs:CreateAction": "RunTask"}},
+                    sid="TagTasksAtLaunch",
+                ),
+                allow(
+                    ["iam:PassRole"],
+                    [execution.arn, task.arn],
+                    {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+                    sid="PassOnlyTheTaskRoles",
+                ),
+                allow(
+                    [
+                        "dynamodb:DescribeStream",
+                        "dynamodb:GetRecords",
+                        "dynamodb:GetShardIterator",
+                        "dynamodb:ListStreams",
+                    ],
+                    [args.job_stream_arn],
+                    sid="ReadTheJobStream",
+                ),
+                allow(
+                    _LOG_WRITE,
+                    [pulumi.Output.concat(names.log_group_arn(names.dispatcher_log_group), ":*")],
+                    sid="WriteDispatcherLogs",
+                ),
                 *jobs_api_calls,
                 *api_key_reads,
             ],
@@ -126,16 +191,21 @@ class FarmRoles(pulumi.ComponentResource):
         self.execution_role_arn = execution.arn
         self.task_role_arn = task.arn
         self.dispatcher_role_arn = dispatcher.arn
-        self.register_outputs({
-            "executionRoleArn": self.execution_role_arn,
-            "taskRoleArn": self.task_role_arn,
-            "dispatcherRoleArn": self.dispatcher_role_arn,
-        })
+        self.register_outputs(
+            {
+                "executionRoleArn": self.execution_role_arn,
+                "taskRoleArn": self.task_role_arn,
+                "dispatcherRoleArn": self.dispatcher_role_arn,
+            }
+        )
 
-    def _role(self, key: str, role_name: str, trust: pulumi.Input[str],
-              statements: list[dict]) -> aws.iam.Role:
-        role = aws.iam.Role(f"{self._name}-{key}", name=role_name, assume_role_policy=trust,
-                            opts=self._child)
-        aws.iam.RolePolicy(f"{self._name}-{key}", role=role.id, policy=document(statements),
-                           opts=self._child)
+    def _role(
+        self, key: str, role_name: str, trust: pulumi.Input[str], statements: list[dict]
+    ) -> aws.iam.Role:
+        role = aws.iam.Role(
+            f"{self._name}-{key}", name=role_name, assume_role_policy=trust, opts=self._child
+        )
+        aws.iam.RolePolicy(
+            f"{self._name}-{key}", role=role.id, policy=document(statements), opts=self._child
+        )
         return role

@@ -29,8 +29,9 @@ class WorkerSecrets(pulumi.ComponentResource):
     username: str
     password: pulumi.Output[str]
 
-    def __init__(self, name: str, args: WorkerSecretsArgs,
-                 opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self, name: str, args: WorkerSecretsArgs, opts: pulumi.ResourceOptions | None = None
+    ):
         super().__init__("babulus:render:WorkerSecrets", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
@@ -38,7 +39,10 @@ class WorkerSecrets(pulumi.ComponentResource):
         password = random.RandomPassword(
             f"{name}-password",
             length=32,
-            min_lower=1, min_upper=1, min_numeric=1, min_special=1,
+            min_lower=1,
+            min_upper=1,
+            min_numeric=1,
+            min_special=1,
             override_special="!#$%&*()-_=+[]{}<>:?",
             opts=child,
         )
@@ -61,14 +65,20 @@ class WorkerSecrets(pulumi.ComponentResource):
             f"{name}-worker-credentials",
             secret_arn=secret.arn,
             block_public_policy=True,
-            policy=document([{
-                "Sid": "OnlyTheTaskExecutionRoleReadsTheValue",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "secretsmanager:GetSecretValue",
-                "Resource": "*",
-                "Condition": {"StringNotEquals": {"aws:PrincipalArn": args.reader_role_arn}},
-            }]),
+            policy=document(
+                [
+                    {
+                        "Sid": "OnlyTheTaskExecutionRoleReadsTheValue",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "secretsmanager:GetSecretValue",
+                        "Resource": "*",
+                        "Condition": {
+                            "StringNotEquals": {"aws:PrincipalArn": args.reader_role_arn}
+                        },
+                    }
+                ]
+            ),
             opts=child,
         )
 

@@ -31,8 +31,28 @@ FARGATE_SIZES: dict[int, tuple[int, ...]] = {
 
 # The retention values CloudWatch Logs accepts (PutRetentionPolicy).
 LOG_RETENTION_DAYS = (
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
-    1096, 1827, 2192, 2557, 2922, 3288, 3653,
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
 )
 
 ARCHITECTURES = ("X86_64", "ARM64")
@@ -126,8 +146,9 @@ def _choice(raw: Mapping[str, str], key: str, default: str, allowed: tuple[str, 
 def _name(raw: Mapping[str, str], key: str, default: str | None) -> str:
     value = raw.get(key, default)
     if value is None or not _NAME.match(value):
-        raise _fail(key, value, "3-40 characters: lowercase letters, digits, '-', starting "
-                    "with a letter")
+        raise _fail(
+            key, value, "3-40 characters: lowercase letters, digits, '-', starting with a letter"
+        )
     return value
 
 
@@ -143,50 +164,72 @@ def _reserved_concurrency(raw: Mapping[str, str]) -> int | None:
 
 def _jobs_api(raw: Mapping[str, str]) -> JobsApiSettings:
     mode = _choice(raw, "jobsApiMode", "create", JOBS_API_MODES)
-    attach_keys = ("jobsApiEndpoint", "jobsApiAuth", "jobsApiStreamArn", "jobsApiArn",
-                   "jobsApiKey")
+    attach_keys = ("jobsApiEndpoint", "jobsApiAuth", "jobsApiStreamArn", "jobsApiArn", "jobsApiKey")
     if mode == "create":
         stray = [k for k in attach_keys if k in raw]
         if stray:
             key = stray[0]
             got = "<secret>" if key == "jobsApiKey" else raw[key]
-            raise _fail(key, got, "unset when jobsApiMode is create "
-                        "(it only applies to jobsApiMode: attach)")
+            raise _fail(
+                key,
+                got,
+                "unset when jobsApiMode is create (it only applies to jobsApiMode: attach)",
+            )
         expires = raw.get("jobsApiKeyExpires")
         if expires is not None:
             try:
                 datetime.fromisoformat(expires.replace("Z", "+00:00"))
             except ValueError:
-                raise _fail("jobsApiKeyExpires", expires,
-                            "an RFC 3339 time such as 2027-01-01T00:00:00Z") from None
+                raise _fail(
+                    "jobsApiKeyExpires", expires, "an RFC 3339 time such as 2027-01-01T00:00:00Z"
+                ) from None
         return JobsApiSettings(mode="create", api_key_expires=expires)
 
     endpoint = raw.get("jobsApiEndpoint")
     if not endpoint or not endpoint.startswith("https://"):
-        raise _fail("jobsApiEndpoint", endpoint,
-                    "the studio API's https:// GraphQL URL (required when jobsApiMode is attach)")
+        raise _fail(
+            "jobsApiEndpoint",
+            endpoint,
+            "the studio API's https:// GraphQL URL (required when jobsApiMode is attach)",
+        )
     auth = raw.get("jobsApiAuth")
     if auth not in ATTACH_AUTH_MODES:
-        raise _fail("jobsApiAuth", auth, ", ".join(ATTACH_AUTH_MODES)
-                    + " (required when jobsApiMode is attach)")
+        raise _fail(
+            "jobsApiAuth",
+            auth,
+            ", ".join(ATTACH_AUTH_MODES) + " (required when jobsApiMode is attach)",
+        )
     stream_arn = raw.get("jobsApiStreamArn")
     if not stream_arn or not stream_arn.startswith("arn:") or "/stream/" not in stream_arn:
-        raise _fail("jobsApiStreamArn", stream_arn, "the Job table's DynamoDB stream ARN "
-                    "(arn:aws:dynamodb:...:table/NAME/stream/...), required when jobsApiMode "
-                    "is attach")
+        raise _fail(
+            "jobsApiStreamArn",
+            stream_arn,
+            "the Job table's DynamoDB stream ARN "
+            "(arn:aws:dynamodb:...:table/NAME/stream/...), required when jobsApiMode "
+            "is attach",
+        )
     api_arn = raw.get("jobsApiArn")
     if auth == "iam" and (not api_arn or not _ARN.match(api_arn) or ":apis/" not in api_arn):
-        raise _fail("jobsApiArn", api_arn, "the AppSync API ARN (arn:aws:appsync:...:apis/ID), "
-                    "required when jobsApiAuth is iam")
+        raise _fail(
+            "jobsApiArn",
+            api_arn,
+            "the AppSync API ARN (arn:aws:appsync:...:apis/ID), required when jobsApiAuth is iam",
+        )
     if auth == "api_key" and not raw.get("jobsApiKey"):
-        raise _fail("jobsApiKey", None, "the studio API's key, set as a secret "
-                    "(pulumi config set --secret jobsApiKey ...), required when jobsApiAuth "
-                    "is api_key")
+        raise _fail(
+            "jobsApiKey",
+            None,
+            "the studio API's key, set as a secret "
+            "(pulumi config set --secret jobsApiKey ...), required when jobsApiAuth "
+            "is api_key",
+        )
     if "jobsApiKeyExpires" in raw:
-        raise _fail("jobsApiKeyExpires", raw["jobsApiKeyExpires"],
-                    "unset when jobsApiMode is attach")
-    return JobsApiSettings(mode="attach", endpoint=endpoint, auth=auth,
-                           job_stream_arn=stream_arn, api_arn=api_arn)
+        raise _fail(
+            "jobsApiKeyExpires", raw["jobsApiKeyExpires"], "unset when jobsApiMode is attach"
+        )
+    return JobsApiSettings(
+        mode="attach", endpoint=endpoint, auth=auth, job_stream_arn=stream_arn, api_arn=api_arn
+    )
 
 
 def settings_from_mapping(stack: str, region: str | None, raw: Mapping[str, str]) -> Settings:
@@ -201,8 +244,11 @@ def settings_from_mapping(stack: str, region: str | None, raw: Mapping[str, str]
     memory = _int(raw, "taskMemory", 4096, 1)
     if memory not in FARGATE_SIZES[cpu]:
         sizes = FARGATE_SIZES[cpu]
-        listed = ", ".join(str(m) for m in sizes) if len(sizes) <= 4 else \
-            f"{sizes[0]} to {sizes[-1]} in steps of {sizes[1] - sizes[0]}"
+        listed = (
+            ", ".join(str(m) for m in sizes)
+            if len(sizes) <= 4
+            else f"{sizes[0]} to {sizes[-1]} in steps of {sizes[1] - sizes[0]}"
+        )
         raise _fail("taskMemory", memory, f"with taskCpu {cpu} Fargate allows {listed} (MiB)")
 
     retention = _int(raw, "logRetentionDays", 7, 1)
@@ -211,18 +257,28 @@ def settings_from_mapping(stack: str, region: str | None, raw: Mapping[str, str]
 
     schedule = raw.get("scheduleRate", "rate(1 minute)")
     if not (_RATE.match(schedule) or _CRON.match(schedule)):
-        raise _fail("scheduleRate", schedule, "an EventBridge schedule such as "
-                    "'rate(1 minute)', 'rate(5 minutes)' or 'cron(0/2 * * * ? *)'")
+        raise _fail(
+            "scheduleRate",
+            schedule,
+            "an EventBridge schedule such as "
+            "'rate(1 minute)', 'rate(5 minutes)' or 'cron(0/2 * * * ? *)'",
+        )
 
     email = raw.get("alarmEmail") or None
     if email is not None and not _EMAIL.match(email):
         raise _fail("alarmEmail", email, "an email address, or unset for no subscription")
 
     inputs_prefix = raw.get("inputsPrefix", "generations/")
-    if not inputs_prefix.endswith("/") or inputs_prefix.startswith("/") \
-            or inputs_prefix.startswith("renders/"):
-        raise _fail("inputsPrefix", inputs_prefix,
-                    "an S3 key prefix ending in '/', not starting with '/' or 'renders/'")
+    if (
+        not inputs_prefix.endswith("/")
+        or inputs_prefix.startswith("/")
+        or inputs_prefix.startswith("renders/")
+    ):
+        raise _fail(
+            "inputsPrefix",
+            inputs_prefix,
+            "an S3 key prefix ending in '/', not starting with '/' or 'renders/'",
+        )
 
     bucket = raw.get("bucketName") or None
     if bucket is not None and not re.match(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", bucket):
@@ -263,13 +319,34 @@ def settings_from_mapping(stack: str, region: str | None, raw: Mapping[str, str]
 
 # Every key the program reads from the project namespace (documented in docs/infrastructure.md).
 KEYS = (
-    "namePrefix", "clusterName", "repositoryName", "bucketName", "inputsPrefix",
-    "maxConcurrentTasks", "dispatcherReservedConcurrency", "taskCpu", "taskMemory",
-    "taskEphemeralStorageGiB", "taskArchitecture",
-    "taskStopTimeoutSeconds", "jobTimeLimitSeconds", "heartbeatLeaseSeconds", "maxRetries",
-    "scheduleRate", "logRetentionDays", "alarmEmail", "imageTag", "logLevel",
-    "queueAgeAlarmSeconds", "noCompletionsWindowMinutes", "jobsApiMode", "jobsApiEndpoint",
-    "jobsApiAuth", "jobsApiStreamArn", "jobsApiArn", "jobsApiKeyExpires",
+    "namePrefix",
+    "clusterName",
+    "repositoryName",
+    "bucketName",
+    "inputsPrefix",
+    "maxConcurrentTasks",
+    "dispatcherReservedConcurrency",
+    "taskCpu",
+    "taskMemory",
+    "taskEphemeralStorageGiB",
+    "taskArchitecture",
+    "taskStopTimeoutSeconds",
+    "jobTimeLimitSeconds",
+    "heartbeatLeaseSeconds",
+    "maxRetries",
+    "scheduleRate",
+    "logRetentionDays",
+    "alarmEmail",
+    "imageTag",
+    "logLevel",
+    "queueAgeAlarmSeconds",
+    "noCompletionsWindowMinutes",
+    "jobsApiMode",
+    "jobsApiEndpoint",
+    "jobsApiAuth",
+    "jobsApiStreamArn",
+    "jobsApiArn",
+    "jobsApiKeyExpires",
 )
 
 
@@ -280,6 +357,4 @@ def load_settings() -> Settings:
     # Only whether the secret is set matters here; its value stays a Pulumi secret.
     if config.get_secret("jobsApiKey") is not None:
         raw["jobsApiKey"] = "<secret>"
-    return settings_from_mapping(
-        pulumi.get_stack(), pulumi.Config("aws").get("region"), raw
-    )
+    return settings_from_mapping(pulumi.get_stack(), pulumi.Config("aws").get("region"), raw)

@@ -29,7 +29,7 @@ _RENDER_NAMES = ("RenderResult", "load_source", "render")
 
 def __getattr__(name: str):
     if name in _RENDER_NAMES:
-        return getattr(import_module("renderlib.render"), name)
+        return getattr(import_module("renderlib.renderer"), name)
     raise AttributeError(f"module 'renderlib' has no attribute {name!r}")
 
 

@@ -48,8 +48,22 @@ def probe_audio(path: Path) -> float:
 def decode_audio(path: Path) -> np.ndarray:
     """The whole file as float32 samples, shape (n, 2), at SAMPLE_RATE."""
     result = subprocess.run(
-        ["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-vn", "-f", "f32le",
-         "-ac", str(CHANNELS), "-ar", str(SAMPLE_RATE), "-"],
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-v",
+            "error",
+            "-i",
+            str(path),
+            "-vn",
+            "-f",
+            "f32le",
+            "-ac",
+            str(CHANNELS),
+            "-ar",
+            str(SAMPLE_RATE),
+            "-",
+        ],
         capture_output=True,
     )
     if result.returncode != 0:
@@ -85,15 +99,17 @@ def mix_audio(composition: Composition, out_path: Path) -> Path:
     base = AudioClip(_silence, duration=length, fps=SAMPLE_RATE)
     mix = CompositeAudioClip([base, *placed]).with_duration(length)
     mix.write_audiofile(
-        str(out_path), fps=SAMPLE_RATE, nbytes=2, codec="pcm_s16le",
-        buffersize=SAMPLE_RATE // 2, logger=None,
+        str(out_path),
+        fps=SAMPLE_RATE,
+        nbytes=2,
+        codec="pcm_s16le",
+        buffersize=SAMPLE_RATE // 2,
+        logger=None,
     )
     return out_path
 
 
-def _placed_clip(
-    track: AudioTrack, path: Path, seconds: float, where: str
-) -> AudioClip:
+def _placed_clip(track: AudioTrack, path: Path, seconds: float, where: str) -> AudioClip:
     """The track's clip trimmed, looped, faded and placed at its start."""
     probe_audio(path)  # a clear error for a missing file or one that holds no audio
     samples = decode_audio(path)
@@ -177,4 +193,3 @@ def _ffmpeg_reason(exc: Exception) -> str:
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     useful = [line for line in lines if "rror" in line or "nvalid" in line]
     return (useful or lines or ["unknown error"])[-1]
-

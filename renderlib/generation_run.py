@@ -117,8 +117,15 @@ class _Fields:
         return value
 
     def number(
-        self, data: dict, key: str, where: str, *, default: Any = _REQUIRED,
-        minimum: float | None = None, above: float | None = None, maximum: float | None = None,
+        self,
+        data: dict,
+        key: str,
+        where: str,
+        *,
+        default: Any = _REQUIRED,
+        minimum: float | None = None,
+        above: float | None = None,
+        maximum: float | None = None,
     ) -> float:
         value = data.get(key, default)
         if value is _REQUIRED:
@@ -159,8 +166,12 @@ class _Fields:
         value = data.get(key)
         if value is None:
             return None
-        if not (isinstance(value, str) and len(value) == 7 and value[0] == "#"
-                and all(c in "0123456789abcdefABCDEF" for c in value[1:])):
+        if not (
+            isinstance(value, str)
+            and len(value) == 7
+            and value[0] == "#"
+            and all(c in "0123456789abcdefABCDEF" for c in value[1:])
+        ):
             raise self.error(_at(where, key), 'a colour like "#1e3a5f"', value)
         return value
 
@@ -211,8 +222,12 @@ def _parse_script(f: _Fields, script: Any) -> tuple[dict, list[dict]]:
 
 def _parse_meta(f: _Fields, raw: Any) -> dict:
     where = "meta"
-    f.object(raw, where, required=("width", "height", "fps"),
-             optional=("title", "duration", "poster", "theme"))
+    f.object(
+        raw,
+        where,
+        required=("width", "height", "fps"),
+        optional=("title", "duration", "poster", "theme"),
+    )
     meta: dict[str, Any] = {
         "width": f.integer(raw, "width", where, maximum=MAX_WIDTH),
         "height": f.integer(raw, "height", where, maximum=MAX_HEIGHT),
@@ -224,17 +239,20 @@ def _parse_meta(f: _Fields, raw: Any) -> dict:
     if "poster" in raw:
         meta["poster"] = f.number(raw, "poster", where, minimum=0)
     if "theme" in raw:
-        theme = f.object(raw["theme"], "meta.theme", required=(),
-                         optional=("background", "text", "accent"))
-        meta["theme"] = {
-            key: f.color(theme, key, "meta.theme") for key in theme
-        }
+        theme = f.object(
+            raw["theme"], "meta.theme", required=(), optional=("background", "text", "accent")
+        )
+        meta["theme"] = {key: f.color(theme, key, "meta.theme") for key in theme}
     return meta
 
 
 def _parse_scene(f: _Fields, raw: Any, where: str) -> dict:
-    f.object(raw, where, required=("id", "title", "start", "end"),
-             optional=("background", "layers", "cues", "transition"))
+    f.object(
+        raw,
+        where,
+        required=("id", "title", "start", "end"),
+        optional=("background", "layers", "cues", "transition"),
+    )
     scene: dict[str, Any] = {
         "id": f.string(raw, "id", where),
         "title": f.string(raw, "title", where),
@@ -279,8 +297,7 @@ def _parse_layer(f: _Fields, raw: Any, where: str) -> dict:
 
 
 def _parse_cue(f: _Fields, raw: Any, where: str, scene: dict) -> dict:
-    f.object(raw, where, required=("text", "start", "end"),
-             optional=("id", "bullets", "segments"))
+    f.object(raw, where, required=("text", "start", "end"), optional=("id", "bullets", "segments"))
     start = f.number(raw, "start", where, minimum=0)
     if not scene["start"] <= start < scene["end"]:
         raise f.error(
@@ -301,8 +318,7 @@ def _parse_cue(f: _Fields, raw: Any, where: str, scene: dict) -> dict:
         f.object(segment, at, required=("text", "start", "end"))
         seg_start = f.number(segment, "start", at, minimum=start)
         seg_end = f.number(segment, "end", at, above=seg_start)
-        segments.append({"text": f.string(segment, "text", at), "start": seg_start,
-                         "end": seg_end})
+        segments.append({"text": f.string(segment, "text", at), "start": seg_start, "end": seg_end})
     return {
         "id": f.string(raw, "id", where, default=""),
         "text": f.string(raw, "text", where),
@@ -324,9 +340,7 @@ def _parse_transition(f: _Fields, raw: Any, where: str, scene: dict) -> dict:
 # --- timeline.json ------------------------------------------------------------
 
 
-def _parse_timeline(
-    f: _Fields, timeline: Any, run_dir: Path
-) -> list[tuple[AudioTrack, float]]:
+def _parse_timeline(f: _Fields, timeline: Any, run_dir: Path) -> list[tuple[AudioTrack, float]]:
     """The clips as AudioTracks (src absolute), each with its source's duration."""
     f.object(timeline, "", required=("tracks",))
     raw_tracks = f.list(timeline, "tracks", "")
@@ -343,27 +357,42 @@ def _parse_timeline(
         where = f"tracks[{index}]"
         duck_under, duck_volume = None, 0.3
         if raw.get("duck") is not None:
-            duck = f.object(raw["duck"], f"{where}.duck", required=("under",),
-                            optional=("volume",))
+            duck = f.object(raw["duck"], f"{where}.duck", required=("under",), optional=("volume",))
             duck_under = f.string(duck, "under", f"{where}.duck")
             if duck_under not in names or duck_under == raw["name"]:
                 others = [n for n in names if n != raw["name"]]
-                raise f.error(f"{where}.duck.under", f"the name of another track "
-                              f"({', '.join(others) or 'there is none'})", duck_under)
-            duck_volume = f.number(duck, "volume", f"{where}.duck", default=0.3,
-                                   minimum=0, maximum=1)
+                raise f.error(
+                    f"{where}.duck.under",
+                    f"the name of another track ({', '.join(others) or 'there is none'})",
+                    duck_under,
+                )
+            duck_volume = f.number(
+                duck, "volume", f"{where}.duck", default=0.3, minimum=0, maximum=1
+            )
         for c, clip in enumerate(f.list(raw, "clips", where)):
-            result.append(_parse_clip(f, clip, f"{where}.clips[{c}]", run_dir, raw["name"],
-                                      duck_under, duck_volume))
+            result.append(
+                _parse_clip(
+                    f, clip, f"{where}.clips[{c}]", run_dir, raw["name"], duck_under, duck_volume
+                )
+            )
     return result
 
 
 def _parse_clip(
-    f: _Fields, raw: Any, where: str, run_dir: Path, track: str,
-    duck_under: str | None, duck_volume: float,
+    f: _Fields,
+    raw: Any,
+    where: str,
+    run_dir: Path,
+    track: str,
+    duck_under: str | None,
+    duck_volume: float,
 ) -> tuple[AudioTrack, float]:
-    f.object(raw, where, required=("src", "start"),
-             optional=("id", "duration", "volume", "fade_in", "fade_out", "loop", "offset"))
+    f.object(
+        raw,
+        where,
+        required=("src", "start"),
+        optional=("id", "duration", "volume", "fade_in", "fade_out", "loop", "offset"),
+    )
     f.string(raw, "id", where, default="")
     src = f.string(raw, "src", where)
     path = (run_dir / src).resolve()
@@ -392,6 +421,9 @@ def _parse_clip(
         duck_volume=duck_volume,
     )
     if track_clip.offset >= source_duration:
-        raise f.error(f"{where}.offset",
-                      f"less than the file's length ({source_duration:g} s)", track_clip.offset)
+        raise f.error(
+            f"{where}.offset",
+            f"less than the file's length ({source_duration:g} s)",
+            track_clip.offset,
+        )
     return track_clip, source_duration

@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from renderlib.progress import ProgressBar
-    from renderlib.render import load_source, render
+    from renderlib.renderer import load_source, render
 
     composition = load_source(args.source, quality=args.quality)
     with ProgressBar(enabled=not args.no_progress) as progress:

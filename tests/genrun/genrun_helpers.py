@@ -10,14 +10,17 @@ from pathlib import Path
 import numpy as np
 
 
-def make_tone(path: Path, seconds: float, freq: float = 440, delay: float = 0.0,
-              volume: float = 3.0) -> Path:
+def make_tone(
+    path: Path, seconds: float, freq: float = 440, delay: float = 0.0, volume: float = 3.0
+) -> Path:
     """A mono sine tone of amplitude 0.125 * volume (after ``delay`` s of silence)."""
     filters = f"sine=frequency={freq}:duration={seconds}:sample_rate=48000,volume={volume}"
     if delay:
         filters += f",adelay={int(delay * 1000)},apad=whole_dur={seconds + delay}"
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", filters, "-ac", "1",
-                    str(path)], check=True)
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", filters, "-ac", "1", str(path)],
+        check=True,
+    )
     return path
 
 
@@ -30,13 +33,13 @@ def read_wav(path: Path) -> tuple[np.ndarray, int]:
 
 
 def rms(samples: np.ndarray, rate: int, start: float, end: float) -> float:
-    part = samples[int(start * rate):int(end * rate)]
-    return float(np.sqrt(np.mean(part ** 2)))
+    part = samples[int(start * rate) : int(end * rate)]
+    return float(np.sqrt(np.mean(part**2)))
 
 
 def band_level(samples: np.ndarray, rate: int, start: float, end: float, freq: float) -> float:
     """Amplitude of the ``freq`` component between ``start`` and ``end`` (left channel)."""
-    part = samples[int(start * rate):int(end * rate), 0]
+    part = samples[int(start * rate) : int(end * rate), 0]
     spectrum = np.abs(np.fft.rfft(part * np.hanning(len(part))))
     bins = np.fft.rfftfreq(len(part), 1 / rate)
     near = np.abs(bins - freq) < 15
@@ -58,36 +61,82 @@ def small_run(folder: Path) -> Path:
     make_tone(audio / "music.wav", 1.0, freq=220)  # exact length: seamless loop
     make_tone(audio / "ding.ogg", 0.2, freq=3000)
     script = {
-        "meta": {"title": "Small run", "width": 320, "height": 180, "fps": 10, "duration": 5.0,
-                 "poster": 3.5},
+        "meta": {
+            "title": "Small run",
+            "width": 320,
+            "height": 180,
+            "fps": 10,
+            "duration": 5.0,
+            "poster": 3.5,
+        },
         "scenes": [
-            {"id": "intro", "title": "Intro", "start": 0, "end": 2, "background": "#c00000",
-             "layers": [{"type": "title", "subtitle": "a test"}]},
-            {"id": "details", "title": "Details", "start": 2, "end": 4.5,
-             "background": "#0000c0", "transition": {"type": "fade", "duration": 0.4},
-             "layers": [{"type": "bullets", "reveal": 0.2}, {"type": "captions"},
-                        {"type": "progress", "interval": 1}],
-             "cues": [
-                 {"id": "c1", "text": "First point.", "start": 2.8, "end": 3.5,
-                  "bullets": ["First point"],
-                  "segments": [{"text": "First", "start": 2.8, "end": 3.1},
-                               {"text": "point.", "start": 3.1, "end": 3.5}]},
-                 {"id": "c2", "text": "Second point.", "start": 3.6, "end": 4.4,
-                  "bullets": ["Second point"]},
-             ]},
-            {"id": "outro", "title": "Outro", "start": 4.5, "end": 5.5, "background": "#00a000",
-             "transition": {"type": "wipe", "duration": 0.4}},
+            {
+                "id": "intro",
+                "title": "Intro",
+                "start": 0,
+                "end": 2,
+                "background": "#c00000",
+                "layers": [{"type": "title", "subtitle": "a test"}],
+            },
+            {
+                "id": "details",
+                "title": "Details",
+                "start": 2,
+                "end": 4.5,
+                "background": "#0000c0",
+                "transition": {"type": "fade", "duration": 0.4},
+                "layers": [
+                    {"type": "bullets", "reveal": 0.2},
+                    {"type": "captions"},
+                    {"type": "progress", "interval": 1},
+                ],
+                "cues": [
+                    {
+                        "id": "c1",
+                        "text": "First point.",
+                        "start": 2.8,
+                        "end": 3.5,
+                        "bullets": ["First point"],
+                        "segments": [
+                            {"text": "First", "start": 2.8, "end": 3.1},
+                            {"text": "point.", "start": 3.1, "end": 3.5},
+                        ],
+                    },
+                    {
+                        "id": "c2",
+                        "text": "Second point.",
+                        "start": 3.6,
+                        "end": 4.4,
+                        "bullets": ["Second point"],
+                    },
+                ],
+            },
+            {
+                "id": "outro",
+                "title": "Outro",
+                "start": 4.5,
+                "end": 5.5,
+                "background": "#00a000",
+                "transition": {"type": "wipe", "duration": 0.4},
+            },
         ],
     }
     timeline = {
         "tracks": [
-            {"name": "narration", "clips": [
-                {"src": "audio/voice.ogg", "start": 2.8},
-                {"src": "audio/voice.ogg", "start": 5.2},
-            ]},
-            {"name": "music", "duck": {"under": "narration", "volume": 0.25}, "clips": [
-                {"src": "audio/music.wav", "start": 1.0, "loop": True, "volume": 0.5},
-            ]},
+            {
+                "name": "narration",
+                "clips": [
+                    {"src": "audio/voice.ogg", "start": 2.8},
+                    {"src": "audio/voice.ogg", "start": 5.2},
+                ],
+            },
+            {
+                "name": "music",
+                "duck": {"under": "narration", "volume": 0.25},
+                "clips": [
+                    {"src": "audio/music.wav", "start": 1.0, "loop": True, "volume": 0.5},
+                ],
+            },
             {"name": "sfx", "clips": [{"src": "audio/ding.ogg", "start": 4.5}]},
         ]
     }
@@ -105,13 +154,33 @@ def write_run(folder: Path, script: dict | None, timeline: dict | None) -> Path:
 
 def decode_frames(mp4: Path, width: int, height: int) -> np.ndarray:
     """Every video frame of ``mp4`` as RGB, shape (frames, height, width, 3)."""
-    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(mp4), "-f", "rawvideo",
-                          "-pix_fmt", "rgb24", "-"], check=True, capture_output=True).stdout
+    raw = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(mp4), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+        check=True,
+        capture_output=True,
+    ).stdout
     return np.frombuffer(raw, dtype=np.uint8).reshape(-1, height, width, 3)
 
 
 def decode_audio_track(mp4: Path) -> tuple[np.ndarray, int]:
     """The MP4's audio as floats, shape (n, 2), at 48 kHz."""
-    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(mp4), "-vn", "-f", "f32le",
-                          "-ac", "2", "-ar", "48000", "-"], check=True, capture_output=True).stdout
+    raw = subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-i",
+            str(mp4),
+            "-vn",
+            "-f",
+            "f32le",
+            "-ac",
+            "2",
+            "-ar",
+            "48000",
+            "-",
+        ],
+        check=True,
+        capture_output=True,
+    ).stdout
     return np.frombuffer(raw, dtype="<f4").reshape(-1, 2).astype(float), 48000

@@ -14,8 +14,15 @@ from renderlib.errors import AudioError
 
 
 def mixed(page_dir: Path, tracks: list[AudioTrack], duration: float = 4.0, fps: float = 10):
-    composition = Composition(page="index.html", width=320, height=180, fps=fps,
-                              duration=duration, audio=tuple(tracks), base_dir=page_dir)
+    composition = Composition(
+        page="index.html",
+        width=320,
+        height=180,
+        fps=fps,
+        duration=duration,
+        audio=tuple(tracks),
+        base_dir=page_dir,
+    )
     out = mix_audio(composition, page_dir / "mix.wav")
     return read_wav(out)
 
@@ -23,8 +30,7 @@ def mixed(page_dir: Path, tracks: list[AudioTrack], duration: float = 4.0, fps: 
 def test_mix_is_48k_stereo_exactly_the_video_long_with_silence_where_nothing_plays(page_dir):
     make_tone(page_dir / "beep.ogg", 1.0)
     # 61.4 s at 30 fps is 1842 frames: the WAV must match to the sample, pauses included.
-    samples, rate = mixed(page_dir, [AudioTrack(src="beep.ogg", start=30.0)], duration=61.4,
-                          fps=30)
+    samples, rate = mixed(page_dir, [AudioTrack(src="beep.ogg", start=30.0)], duration=61.4, fps=30)
     assert rate == SAMPLE_RATE
     assert samples.shape == (round(1842 / 30 * SAMPLE_RATE), 2)
     assert rms(samples, rate, 0, 29.9) == 0
@@ -34,10 +40,13 @@ def test_mix_is_48k_stereo_exactly_the_video_long_with_silence_where_nothing_pla
 
 def test_start_volume_and_clip_cut_at_the_video_end(page_dir):
     make_tone(page_dir / "tone.mp3", 2.0)
-    samples, rate = mixed(page_dir, [
-        AudioTrack(src="tone.mp3", start=0.5, volume=1.0),
-        AudioTrack(src="tone.mp3", start=3.5),  # runs 1.5 s past the end: cut, not dropped
-    ])
+    samples, rate = mixed(
+        page_dir,
+        [
+            AudioTrack(src="tone.mp3", start=0.5, volume=1.0),
+            AudioTrack(src="tone.mp3", start=3.5),  # runs 1.5 s past the end: cut, not dropped
+        ],
+    )
     loud = rms(samples, rate, 0.7, 2.3)
     assert rms(samples, rate, 0, 0.45) == 0
     assert loud > 0.15
@@ -52,9 +61,12 @@ def test_start_volume_and_clip_cut_at_the_video_end(page_dir):
 def test_loop_offset_and_duration(page_dir):
     # 1 s of silence, then 1 s of tone.
     make_tone(page_dir / "late.ogg", 1.0, delay=1.0)
-    samples, rate = mixed(page_dir, [
-        AudioTrack(src="late.ogg", start=0, offset=1.0, duration=0.5),
-    ])
+    samples, rate = mixed(
+        page_dir,
+        [
+            AudioTrack(src="late.ogg", start=0, offset=1.0, duration=0.5),
+        ],
+    )
     assert rms(samples, rate, 0.05, 0.45) > 0.15
     assert rms(samples, rate, 0.55, 4.0) == 0
 
@@ -83,9 +95,13 @@ def test_music_is_ducked_while_narration_plays(page_dir):
     music = dict(src="music.wav", loop=True, track="music")
     voice = AudioTrack(src="voice.ogg", start=2.0, track="narration")
     plain, rate = mixed(page_dir, [AudioTrack(**music), voice])
-    ducked, _ = mixed(page_dir, [
-        AudioTrack(**music, duck_under="narration", duck_volume=0.25), voice,
-    ])
+    ducked, _ = mixed(
+        page_dir,
+        [
+            AudioTrack(**music, duck_under="narration", duck_volume=0.25),
+            voice,
+        ],
+    )
     before = band_level(ducked, rate, 0.5, 1.5, 220)
     under = band_level(ducked, rate, 2.2, 2.8, 220)
     assert before == pytest.approx(band_level(plain, rate, 0.5, 1.5, 220), rel=0.05)
@@ -95,7 +111,8 @@ def test_music_is_ducked_while_narration_plays(page_dir):
     assert band_level(ducked, rate, 3.0 + DUCK_RAMP, 4.0, 220) == pytest.approx(before, rel=0.05)
     # The narration itself is untouched.
     assert band_level(ducked, rate, 2.2, 2.8, 1000) == pytest.approx(
-        band_level(plain, rate, 2.2, 2.8, 1000), rel=0.05)
+        band_level(plain, rate, 2.2, 2.8, 1000), rel=0.05
+    )
 
 
 def test_missing_file_is_an_error_naming_it(page_dir):
@@ -110,8 +127,19 @@ def test_undecodable_file_is_an_error_naming_it(page_dir):
 
 
 def test_file_without_audio_is_an_error_naming_it(page_dir):
-    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "color=c=red:s=64x64:d=1",
-                    str(page_dir / "silent.mp4")], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=red:s=64x64:d=1",
+            str(page_dir / "silent.mp4"),
+        ],
+        check=True,
+    )
     with pytest.raises(AudioError, match=r"silent\.mp4 has no audio stream"):
         mixed(page_dir, [AudioTrack(src="silent.mp4")])
 

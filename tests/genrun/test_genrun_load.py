@@ -14,7 +14,7 @@ from genrun_helpers import make_tone, small_run, write_run
 from renderlib.audio import probe_audio
 from renderlib.errors import GenerationRunError
 from renderlib.generation_run import TEMPLATE_DIR, load_generation_run
-from renderlib.render import load_source
+from renderlib.renderer import load_source
 
 
 @pytest.fixture
@@ -59,12 +59,14 @@ def test_duration_is_the_longest_of_declared_scenes_and_audio(run):
     def long_scene(s):
         s["meta"]["duration"] = 1
         s["scenes"][-1]["end"] = 8.05
+
     edit(run, "script.json", long_scene)
     assert load_generation_run(run).frame_count == 81  # 8.05 s at 10 fps, rounded up
 
     def no_declared(s):
         del s["meta"]["duration"]
         s["scenes"][-1]["end"] = 5.5
+
     edit(run, "script.json", no_declared)
     edit(run, "timeline.json", lambda t: t["tracks"][0]["clips"][1].update(duration=0.3))
     assert load_generation_run(run).seconds == pytest.approx(5.5)  # the last scene
@@ -111,47 +113,109 @@ def test_undecodable_audio(run):
 @pytest.mark.parametrize(
     ("file", "change", "message"),
     [
-        ("script.json", lambda s: s["scenes"][0].update(start=-1),
-         r"script\.json: scenes\[0\]\.start: expected a number >= 0, got -1"),
-        ("timeline.json", lambda t: t["tracks"][2]["clips"][0].update(start=-0.5),
-         r"timeline\.json: tracks\[2\]\.clips\[0\]\.start: expected a number >= 0, got -0\.5"),
-        ("script.json", lambda s: s["scenes"][1].update(end=1.5),
-         r"script\.json: scenes\[1\]\.end: expected a time after the scene's start \(2\), "
-         r"got 1\.5"),
-        ("script.json", lambda s: s["scenes"][1]["transition"].update(type="zoom"),
-         r"script\.json: scenes\[1\]\.transition\.type: expected one of fade, slide, wipe, "
-         r'got "zoom"'),
-        ("script.json", lambda s: s["scenes"][1]["transition"].update(duration=3),
-         r"scenes\[1\]\.transition\.duration: expected a number > 0 and <= 2\.5, got 3"),
-        ("script.json", lambda s: s["scenes"][2].update(start=4),
-         r"scenes\[2\]\.start: expected a time >= 4\.5, the end of the scene before "
-         r"\('details'\)"),
-        ("script.json", lambda s: s["scenes"][1]["cues"][0].update(start=9),
-         r"scenes\[1\]\.cues\[0\]\.start: expected a time inside its scene \(2 to 4\.5\)"),
-        ("script.json", lambda s: s["scenes"][1]["layers"].append({"type": "chart"}),
-         r"scenes\[1\]\.layers\[3\]\.type: expected one of title, bullets, captions, progress"),
-        ("script.json", lambda s: s["scenes"][0].update(titel="x"),
-         r"scenes\[0\]: unknown field\(s\) titel; allowed: id, title, start, end"),
-        ("script.json", lambda s: s["meta"].update(width=321),
-         r"meta\.width: expected an even number \(H\.264 needs one\), got 321"),
-        ("script.json", lambda s: s["meta"].pop("fps"),
-         r"meta\.fps: expected a value \(required\), it is missing"),
-        ("script.json", lambda s: s.update(scenes=[]),
-         r"script\.json: scenes: expected a non-empty list, got \[\]"),
-        ("timeline.json", lambda t: t["tracks"][1]["duck"].update(under="voice"),
-         r"tracks\[1\]\.duck\.under: expected the name of another track \(narration, sfx\), "
-         r'got "voice"'),
-        ("timeline.json", lambda t: t["tracks"][0]["clips"][0].update(src="../../etc/passwd"),
-         r"tracks\[0\]\.clips\[0\]\.src: expected a path inside the run folder"),
-        ("timeline.json", lambda t: t["tracks"][1]["clips"][0].update(loop="yes"),
-         r'tracks\[1\]\.clips\[0\]\.loop: expected true or false, got "yes"'),
-        ("timeline.json", lambda t: t.update(clips=[]),
-         r"timeline\.json: unknown field\(s\) clips; allowed: tracks$"),
+        (
+            "script.json",
+            lambda s: s["scenes"][0].update(start=-1),
+            r"script\.json: scenes\[0\]\.start: expected a number >= 0, got -1",
+        ),
+        (
+            "timeline.json",
+            lambda t: t["tracks"][2]["clips"][0].update(start=-0.5),
+            r"timeline\.json: tracks\[2\]\.clips\[0\]\.start: expected a number >= 0, got -0\.5",
+        ),
+        (
+            "script.json",
+            lambda s: s["scenes"][1].update(end=1.5),
+            r"script\.json: scenes\[1\]\.end: expected a time after the scene's start \(2\), "
+            r"got 1\.5",
+        ),
+        (
+            "script.json",
+            lambda s: s["scenes"][1]["transition"].update(type="zoom"),
+            r"script\.json: scenes\[1\]\.transition\.type: expected one of fade, slide, wipe, "
+            r'got "zoom"',
+        ),
+        (
+            "script.json",
+            lambda s: s["scenes"][1]["transition"].update(duration=3),
+            r"scenes\[1\]\.transition\.duration: expected a number > 0 and <= 2\.5, got 3",
+        ),
+        (
+            "script.json",
+            lambda s: s["scenes"][2].update(start=4),
+            r"scenes\[2\]\.start: expected a time >= 4\.5, the end of the scene before "
+            r"\('details'\)",
+        ),
+        (
+            "script.json",
+            lambda s: s["scenes"][1]["cues"][0].update(start=9),
+            r"scenes\[1\]\.cues\[0\]\.start: expected a time inside its scene \(2 to 4\.5\)",
+        ),
+        (
+            "script.json",
+            lambda s: s["scenes"][1]["layers"].append({"type": "chart"}),
+            r"scenes\[1\]\.layers\[3\]\.type: expected one of title, bullets, captions, progress",
+        ),
+        (
+            "script.json",
+            lambda s: s["scenes"][0].update(titel="x"),
+            r"scenes\[0\]: unknown field\(s\) titel; allowed: id, title, start, end",
+        ),
+        (
+            "script.json",
+            lambda s: s["meta"].update(width=321),
+            r"meta\.width: expected an even number \(H\.264 needs one\), got 321",
+        ),
+        (
+            "script.json",
+            lambda s: s["meta"].pop("fps"),
+            r"meta\.fps: expected a value \(required\), it is missing",
+        ),
+        (
+            "script.json",
+            lambda s: s.update(scenes=[]),
+            r"script\.json: scenes: expected a non-empty list, got \[\]",
+        ),
+        (
+            "timeline.json",
+            lambda t: t["tracks"][1]["duck"].update(under="voice"),
+            r"tracks\[1\]\.duck\.under: expected the name of another track \(narration, sfx\), "
+            r'got "voice"',
+        ),
+        (
+            "timeline.json",
+            lambda t: t["tracks"][0]["clips"][0].update(src="../../etc/passwd"),
+            r"tracks\[0\]\.clips\[0\]\.src: expected a path inside the run folder",
+        ),
+        (
+            "timeline.json",
+            lambda t: t["tracks"][1]["clips"][0].update(loop="yes"),
+            r'tracks\[1\]\.clips\[0\]\.loop: expected true or false, got "yes"',
+        ),
+        (
+            "timeline.json",
+            lambda t: t.update(clips=[]),
+            r"timeline\.json: unknown field\(s\) clips; allowed: tracks$",
+        ),
     ],
-    ids=["negative-scene-start", "negative-clip-start", "end-before-start",
-         "unknown-transition", "transition-too-long", "overlapping-scenes", "cue-outside-scene",
-         "unknown-layer", "unknown-field", "odd-width", "missing-fps", "no-scenes",
-         "duck-unknown-track", "src-outside-run", "loop-not-bool", "top-level-unknown"],
+    ids=[
+        "negative-scene-start",
+        "negative-clip-start",
+        "end-before-start",
+        "unknown-transition",
+        "transition-too-long",
+        "overlapping-scenes",
+        "cue-outside-scene",
+        "unknown-layer",
+        "unknown-field",
+        "odd-width",
+        "missing-fps",
+        "no-scenes",
+        "duck-unknown-track",
+        "src-outside-run",
+        "loop-not-bool",
+        "top-level-unknown",
+    ],
 )
 def test_bad_input_names_file_field_and_expectation(run, file, change, message):
     edit(run, file, change)
@@ -164,14 +228,15 @@ def test_cli_reports_a_bad_run_in_one_line_and_writes_nothing(run, tmp_path):
     out = tmp_path / "out" / "video.mp4"
     done = subprocess.run(
         [sys.executable, "-m", "renderlib", "render", str(run), "-o", str(out), "--no-progress"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 1
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1
     assert "scenes[1].transition.type: expected one of fade, slide, wipe" in lines[0]
     assert not out.exists() and not out.with_suffix(".jpg").exists()
-
 
 
 def test_the_shipped_example_is_a_valid_narrated_run():

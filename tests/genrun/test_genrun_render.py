@@ -25,7 +25,7 @@ from genrun_helpers import (
 from PIL import Image
 
 from renderlib.generation_run import TEMPLATE_DIR, load_generation_run
-from renderlib.render import render
+from renderlib.renderer import render
 
 W, H, FPS = 320, 180, 10
 RED, BLUE, GREEN = (192, 0, 0), (0, 0, 192), (0, 160, 0)
@@ -41,9 +41,19 @@ def cli_render(run_dir, tmp_path_factory) -> tuple[Path, str]:
     """The run rendered through the CLI, as a user would: (MP4, summary line)."""
     out = tmp_path_factory.mktemp("out") / "video.mp4"
     done = subprocess.run(
-        [sys.executable, "-m", "renderlib", "render", str(run_dir), "-o", str(out),
-         "--no-progress"],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "renderlib",
+            "render",
+            str(run_dir),
+            "-o",
+            str(out),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr
     return out, done.stdout
@@ -57,7 +67,9 @@ def frames(cli_render) -> np.ndarray:
 def ffprobe(path: Path) -> dict:
     out = subprocess.run(
         ["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", str(path)],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     return json.loads(out)
 
@@ -129,6 +141,7 @@ def test_audio_follows_the_timeline(cli_render):
     assert abs(len(samples) / rate - 6.2) <= 1 / FPS
     # Nothing plays before the music starts at 1 s.
     assert rms(samples, rate, 0.05, 0.9) < 0.002
+
     # Narration (1 kHz) plays at 2.8-3.8 s, not before.
     def level(start: float, end: float, freq: float) -> float:
         return band_level(samples, rate, start, end, freq)
@@ -154,8 +167,9 @@ def test_static_frames_are_reused_and_change_no_pixel(run_dir, tmp_path):
     source = script.read_text()
     assert "window.renderlib.unchanged();" in source
     script.write_text(source.replace("window.renderlib.unchanged();", ""))
-    every = render(dataclasses.replace(composition, base_dir=template), tmp_path / "every.mp4",
-                   workers=1)
+    every = render(
+        dataclasses.replace(composition, base_dir=template), tmp_path / "every.mp4", workers=1
+    )
     assert every.captures == every.frames == 62
     assert np.array_equal(decode_frames(reused.path, W, H), decode_frames(every.path, W, H))
 
@@ -167,8 +181,14 @@ def test_each_transition_runs_over_its_duration(kind, tmp_path):
         "meta": {"width": W, "height": H, "fps": FPS},
         "scenes": [
             {"id": "a", "title": "A", "start": 0, "end": 1, "background": "#c00000"},
-            {"id": "b", "title": "B", "start": 1, "end": 2, "background": "#0000c0",
-             "transition": {"type": kind, "duration": 0.4}},
+            {
+                "id": "b",
+                "title": "B",
+                "start": 1,
+                "end": 2,
+                "background": "#0000c0",
+                "transition": {"type": kind, "duration": 0.4},
+            },
         ],
     }
     composition = load_generation_run(write_run(tmp_path, script, {"tracks": []}))

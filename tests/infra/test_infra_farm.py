@@ -28,8 +28,11 @@ def statements(resource) -> list[dict]:
 
 def role_policy(run, role_name: str) -> list[dict]:
     role = next(r for r in run.of_type("aws:iam/role:Role") if r.inputs["name"] == role_name)
-    policies = [p for p in run.of_type("aws:iam/rolePolicy:RolePolicy")
-                if p.inputs["role"] == f"{role_name}-id"]
+    policies = [
+        p
+        for p in run.of_type("aws:iam/rolePolicy:RolePolicy")
+        if p.inputs["role"] == f"{role_name}-id"
+    ]
     assert len(policies) == 1, role_name
     return role, statements(policies[0])
 
@@ -61,14 +64,17 @@ def plain_strings(value, path=""):
 
 # --- Network -----------------------------------------------------------------------------
 
+
 def test_vpc_two_azs_one_nat_private_subnets(run):
     vpc = run.one("awsx:ec2:Vpc")
     assert vpc.inputs["numberOfAvailabilityZones"] == 2
     assert vpc.inputs["natGateways"] == {"strategy": "Single"}
     assert {s["type"] for s in vpc.inputs["subnetSpecs"]} == {"Public", "Private"}
     dispatcher = run.one("aws:lambda/function:Function", "dispatcher-function")
-    assert dispatcher.inputs["environment"]["variables"]["SUBNETS"] == \
-        "subnet-0private-a,subnet-0private-b"
+    assert (
+        dispatcher.inputs["environment"]["variables"]["SUBNETS"]
+        == "subnet-0private-a,subnet-0private-b"
+    )
 
 
 def test_security_group_is_outbound_only(run):
@@ -80,14 +86,18 @@ def test_security_group_is_outbound_only(run):
 
 def test_flow_logs_go_to_a_log_group_through_a_flow_logs_only_role(run):
     flow = run.one("aws:ec2/flowLog:FlowLog")
-    group = next(g for g in run.of_type("aws:cloudwatch/logGroup:LogGroup")
-                 if g.inputs["name"].endswith("/flow-logs"))
+    group = next(
+        g
+        for g in run.of_type("aws:cloudwatch/logGroup:LogGroup")
+        if g.inputs["name"].endswith("/flow-logs")
+    )
     assert flow.inputs["logDestinationType"] == "cloud-watch-logs"
     assert flow.inputs["trafficType"] == "ALL"
     assert flow.inputs["vpcId"] == "vpc-0mock"
     assert flow.inputs["logDestination"].endswith(f"log-group:{group.inputs['name']}")
-    role = next(r for r in run.of_type("aws:iam/role:Role")
-                if r.inputs["name"].endswith("-flow-logs"))
+    role = next(
+        r for r in run.of_type("aws:iam/role:Role") if r.inputs["name"].endswith("-flow-logs")
+    )
     assert flow.inputs["iamRoleArn"].endswith(f"role/{role.inputs['name']}")
     (trust,) = statements(role)
     assert trust["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
@@ -98,11 +108,14 @@ def test_s3_gateway_endpoint_on_the_private_route_tables(run):
     assert endpoint.inputs["vpcEndpointType"] == "Gateway"
     assert endpoint.inputs["serviceName"] == f"com.amazonaws.{run.config['aws:region']}.s3"
     # The mocks answer the route-table lookup with one table per subnet it filtered on.
-    assert endpoint.inputs["routeTableIds"] == ["rtb-of-subnet-0private-a",
-                                                "rtb-of-subnet-0private-b"]
+    assert endpoint.inputs["routeTableIds"] == [
+        "rtb-of-subnet-0private-a",
+        "rtb-of-subnet-0private-b",
+    ]
 
 
 # --- Registry and storage ----------------------------------------------------------------
+
 
 def test_ecr_repository_retained_scanned_and_bounded(run):
     repo = run.one("aws:ecr/repository:Repository")
@@ -122,13 +135,20 @@ def test_bucket_private_encrypted_tls_only(run):
     bucket_id = f"{bucket.name}-mock-id"
     block = run.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
     assert block.inputs["bucket"] == bucket_id
-    assert all(block.inputs[k] is True for k in (
-        "blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
-    sse = run.one("aws:s3/bucketServerSideEncryptionConfiguration:"
-                  "BucketServerSideEncryptionConfiguration")
+    assert all(
+        block.inputs[k] is True
+        for k in (
+            "blockPublicAcls",
+            "blockPublicPolicy",
+            "ignorePublicAcls",
+            "restrictPublicBuckets",
+        )
+    )
+    sse = run.one(
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+    )
     assert sse.inputs["bucket"] == bucket_id
-    assert sse.inputs["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == \
-        "AES256"
+    assert sse.inputs["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "AES256"
     (deny,) = statements(run.one("aws:s3/bucketPolicy:BucketPolicy"))
     assert deny["Effect"] == "Deny" and deny["Action"] == "s3:*"
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
@@ -138,11 +158,14 @@ def test_bucket_private_encrypted_tls_only(run):
 
 # --- Secrets ------------------------------------------------------------------------------
 
+
 def test_worker_credentials_live_only_in_secrets_manager(run):
     version = run.one("aws:secretsmanager/secretVersion:SecretVersion")
     assert is_secret(version.inputs["secretString"])
     assert json.loads(version.inputs["secretString"]["value"]) == {
-        "username": "render-worker", "password": PASSWORD}
+        "username": "render-worker",
+        "password": PASSWORD,
+    }
     secret = run.one("aws:secretsmanager/secret:Secret")
     assert version.inputs["secretId"] == f"{secret.inputs['name']}-id"
     secret_arn = run.outputs["workerCredentialsSecretArn"]
@@ -178,6 +201,7 @@ def test_only_the_execution_role_may_read_the_secret(run):
 
 # --- Cluster and task definition -------------------------------------------------------------
 
+
 def test_cluster_has_container_insights(run):
     cluster = run.one("aws:ecs/cluster:Cluster")
     assert cluster.inputs["name"] == run.config["babulus-render:clusterName"]
@@ -189,10 +213,13 @@ def test_task_definition_from_stack_config(run):
     config = run.config
     assert task.inputs["cpu"] == config["babulus-render:taskCpu"]
     assert task.inputs["memory"] == config["babulus-render:taskMemory"]
-    assert task.inputs["ephemeralStorage"]["sizeInGib"] == \
-        int(config["babulus-render:taskEphemeralStorageGiB"])
-    assert task.inputs["runtimePlatform"]["cpuArchitecture"] == \
-        config["babulus-render:taskArchitecture"]
+    assert task.inputs["ephemeralStorage"]["sizeInGib"] == int(
+        config["babulus-render:taskEphemeralStorageGiB"]
+    )
+    assert (
+        task.inputs["runtimePlatform"]["cpuArchitecture"]
+        == config["babulus-render:taskArchitecture"]
+    )
     assert task.inputs["requiresCompatibilities"] == ["FARGATE"]
     assert task.inputs["networkMode"] == "awsvpc"
     worker = container(run)
@@ -222,6 +249,7 @@ def test_worker_logs_kept_one_week(run):
 
 
 # --- Roles ---------------------------------------------------------------------------------
+
 
 def test_task_role_reads_inputs_writes_renders_never_deletes(run):
     prefix = run.config["babulus-render:namePrefix"]
@@ -255,19 +283,30 @@ def test_dispatcher_role_scoped_to_cluster_family_and_two_roles(run):
     run_task = by_sid["RunWorkerTasks"]
     assert actions(run_task) == ["ecs:RunTask"]
     assert run_task["Resource"] == [
-        f"arn:aws:ecs:us-east-1:123456789012:task-definition/{family}:*"]
+        f"arn:aws:ecs:us-east-1:123456789012:task-definition/{family}:*"
+    ]
     assert run_task["Condition"] == {"ArnEquals": {"ecs:cluster": cluster_arn}}
     for sid in ("DescribeClusterTasks", "ListClusterTasks"):
         assert by_sid[sid]["Condition"] == {"ArnEquals": {"ecs:cluster": cluster_arn}}
     assert by_sid["TagTasksAtLaunch"]["Condition"] == {
-        "StringEquals": {"ecs:CreateAction": "RunTask"}}
+        "StringEquals": {"ecs:CreateAction": "RunTask"}
+    }
     passed = by_sid["PassOnlyTheTaskRoles"]
-    assert sorted(passed["Resource"]) == sorted([
-        f"arn:aws:iam::123456789012:role/{prefix}-task",
-        f"arn:aws:iam::123456789012:role/{prefix}-task-execution"])
+    assert sorted(passed["Resource"]) == sorted(
+        [
+            f"arn:aws:iam::123456789012:role/{prefix}-task",
+            f"arn:aws:iam::123456789012:role/{prefix}-task-execution",
+        ]
+    )
     all_actions = {a for s in dispatcher for a in actions(s)}
-    assert {"ecs:RunTask", "ecs:DescribeTasks", "ecs:ListTasks", "ecs:TagResource",
-            "iam:PassRole", "appsync:GraphQL"} <= all_actions
+    assert {
+        "ecs:RunTask",
+        "ecs:DescribeTasks",
+        "ecs:ListTasks",
+        "ecs:TagResource",
+        "iam:PassRole",
+        "appsync:GraphQL",
+    } <= all_actions
     assert by_sid["ReadTheJobStream"]["Resource"] == [run.outputs["jobStreamArn"]]
 
 
@@ -280,13 +319,15 @@ def test_task_definition_uses_the_two_roles(run):
 
 # --- Dispatcher ------------------------------------------------------------------------------
 
+
 def test_dispatcher_lambda_and_environment_contract(run):
     function = run.one("aws:lambda/function:Function", "dispatcher-function")
     assert function.inputs["handler"] == "handlers.trigger.handler"
     assert function.inputs["runtime"].startswith("python3")
     assert function.inputs["timeout"] == 30
-    assert function.inputs["reservedConcurrentExecutions"] == \
-        int(run.config["babulus-render:dispatcherReservedConcurrency"])
+    assert function.inputs["reservedConcurrentExecutions"] == int(
+        run.config["babulus-render:dispatcherReservedConcurrency"]
+    )
     env = function.inputs["environment"]["variables"]
     group = run.one("aws:ec2/securityGroup:SecurityGroup")
     assert env == {
@@ -307,12 +348,14 @@ def test_dispatcher_lambda_and_environment_contract(run):
     assert sorted(function.inputs["code"].assets) == ["handlers", "renderlib"]
     layer = run.one("aws:lambda/layerVersion:LayerVersion")
     assert function.inputs["layers"] == [
-        f"arn:aws:lambda:us-east-1:123456789012:layer:{layer.inputs['layerName']}:1"]
+        f"arn:aws:lambda:us-east-1:123456789012:layer:{layer.inputs['layerName']}:1"
+    ]
 
 
 def test_dispatcher_triggers_stream_schedule_and_stopped_tasks(run):
-    function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:" \
-        f"{run.outputs['dispatcherFunctionName']}"
+    function_arn = (
+        f"arn:aws:lambda:us-east-1:123456789012:function:{run.outputs['dispatcherFunctionName']}"
+    )
     mapping = run.one("aws:lambda/eventSourceMapping:EventSourceMapping")
     assert mapping.inputs["eventSourceArn"] == run.outputs["jobStreamArn"]
     assert mapping.inputs["functionName"] == function_arn
@@ -322,44 +365,62 @@ def test_dispatcher_triggers_stream_schedule_and_stopped_tasks(run):
         "dynamodb": {"NewImage": {"status": {"S": ["queued"]}, "kind": {"S": ["render"]}}},
     }
     rules = {r.name: r for r in run.of_type("aws:cloudwatch/eventRule:EventRule")}
-    assert rules["dispatcher-sweep"].inputs["scheduleExpression"] == \
-        run.config["babulus-render:scheduleRate"]
+    assert (
+        rules["dispatcher-sweep"].inputs["scheduleExpression"]
+        == run.config["babulus-render:scheduleRate"]
+    )
     stopped = json.loads(rules["dispatcher-task-stopped"].inputs["eventPattern"])
     assert stopped["detail-type"] == ["ECS Task State Change"]
     assert stopped["detail"]["lastStatus"] == ["STOPPED"]
     assert stopped["detail"]["clusterArn"] == [
-        f"arn:aws:ecs:us-east-1:123456789012:cluster/{run.outputs['clusterName']}"]
-    targets = {t.inputs["rule"]: t.inputs["arn"]
-               for t in run.of_type("aws:cloudwatch/eventTarget:EventTarget")}
+        f"arn:aws:ecs:us-east-1:123456789012:cluster/{run.outputs['clusterName']}"
+    ]
+    targets = {
+        t.inputs["rule"]: t.inputs["arn"]
+        for t in run.of_type("aws:cloudwatch/eventTarget:EventTarget")
+    }
     for rule in ("dispatcher-sweep", "dispatcher-task-stopped"):
         assert targets[rules[rule].inputs["name"]] == function_arn
     permissions = run.of_type("aws:lambda/permission:Permission")
     assert sorted(p.inputs["sourceArn"] for p in permissions) == sorted(
         f"arn:aws:events:us-east-1:123456789012:rule/{rules[r].inputs['name']}"
-        for r in ("dispatcher-sweep", "dispatcher-task-stopped"))
+        for r in ("dispatcher-sweep", "dispatcher-task-stopped")
+    )
 
 
 # --- Monitoring ------------------------------------------------------------------------------
 
+
 def test_alarms_notify_the_topic(run):
     topic_arn = run.outputs["alarmTopicArn"]
-    alarms = {a.name.removeprefix("monitoring-"): a
-              for a in run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
-    assert set(alarms) == {"dispatcher-error-rate", "dispatcher-long-execution",
-                           "no-completed-renders", "worker-tasks-failed",
-                           "jobs-waiting-too-long"}
+    alarms = {
+        a.name.removeprefix("monitoring-"): a
+        for a in run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    }
+    assert set(alarms) == {
+        "dispatcher-error-rate",
+        "dispatcher-long-execution",
+        "no-completed-renders",
+        "worker-tasks-failed",
+        "jobs-waiting-too-long",
+    }
     for alarm in alarms.values():
         assert alarm.inputs["alarmActions"] == [topic_arn]
-    assert alarms["jobs-waiting-too-long"].inputs["threshold"] == \
-        int(run.config["babulus-render:queueAgeAlarmSeconds"])
+    assert alarms["jobs-waiting-too-long"].inputs["threshold"] == int(
+        run.config["babulus-render:queueAgeAlarmSeconds"]
+    )
     function = {"FunctionName": run.outputs["dispatcherFunctionName"]}
     assert alarms["dispatcher-long-execution"].inputs["dimensions"] == function
     failed_rule = run.one("aws:cloudwatch/eventRule:EventRule", "monitoring-task-failed")
     assert alarms["worker-tasks-failed"].inputs["dimensions"] == {
-        "RuleName": failed_rule.inputs["name"]}
+        "RuleName": failed_rule.inputs["name"]
+    }
     window = int(run.config["babulus-render:noCompletionsWindowMinutes"]) * 60
-    periods = [q["metric"]["period"] for q in alarms["no-completed-renders"].inputs[
-        "metricQueries"] if "metric" in q]
+    periods = [
+        q["metric"]["period"]
+        for q in alarms["no-completed-renders"].inputs["metricQueries"]
+        if "metric" in q
+    ]
     assert periods == [window, window]
 
 
@@ -369,30 +430,42 @@ def test_dashboard_shows_the_dispatcher_tasks_and_queue(run):
     body = json.loads(dashboard.inputs["dashboardBody"])
     metrics = [m for w in body["widgets"] for m in w["properties"]["metrics"]]
     names = {(m[0], m[1]) for m in metrics}
-    for metric in [("AWS/Lambda", "Invocations"), ("AWS/Lambda", "Errors"),
-                   ("AWS/Lambda", "Duration"), ("AWS/Lambda", "Throttles"),
-                   ("ECS/ContainerInsights", "RunningTaskCount"),
-                   ("AWS/Events", "TriggeredRules"),
-                   ("BabulusRender", "OldestQueuedJobAgeSeconds")]:
+    for metric in [
+        ("AWS/Lambda", "Invocations"),
+        ("AWS/Lambda", "Errors"),
+        ("AWS/Lambda", "Duration"),
+        ("AWS/Lambda", "Throttles"),
+        ("ECS/ContainerInsights", "RunningTaskCount"),
+        ("AWS/Events", "TriggeredRules"),
+        ("BabulusRender", "OldestQueuedJobAgeSeconds"),
+    ]:
         assert metric in names
-    assert ["AWS/Lambda", "Errors", "FunctionName",
-            run.outputs["dispatcherFunctionName"]] in metrics
+    assert [
+        "AWS/Lambda",
+        "Errors",
+        "FunctionName",
+        run.outputs["dispatcherFunctionName"],
+    ] in metrics
 
 
 # --- Outputs and dev vs prod ---------------------------------------------------------------------
+
 
 def test_outputs_give_the_exact_commands_for_the_stack(run):
     url = run.outputs["repositoryUrl"]
     tag = run.config["babulus-render:imageTag"]
     lines = run.outputs["pushImageCommands"].splitlines()
-    assert lines[0] == (f"aws ecr get-login-password --region us-east-1 | docker login "
-                        f"--username AWS --password-stdin {url.split('/')[0]}")
+    assert lines[0] == (
+        f"aws ecr get-login-password --region us-east-1 | docker login "
+        f"--username AWS --password-stdin {url.split('/')[0]}"
+    )
     assert lines[1].startswith("docker build --platform linux/amd64 -t ")
     assert lines[2].endswith(f" {url}:{tag}") and lines[2].startswith("docker tag ")
     assert lines[3] == f"docker push {url}:{tag}"
     assert run.outputs["listTasksCommand"] == (
         f"aws ecs list-tasks --region us-east-1 --cluster {run.outputs['clusterName']} "
-        f"--family {run.outputs['taskFamily']}")
+        f"--family {run.outputs['taskFamily']}"
+    )
 
 
 def test_dev_and_prod_differ_where_their_configs_do(runs):
@@ -409,15 +482,21 @@ def test_dev_and_prod_differ_where_their_configs_do(runs):
     def env(run):
         fn = run.one("aws:lambda/function:Function", "dispatcher-function")
         return fn.inputs["environment"]["variables"]
+
     assert env(prod)["MAX_CONCURRENT_TASKS"] == "10"
     assert env(dev)["MAX_CONCURRENT_TASKS"] == "2"
     assert len(prod.of_type("aws:sns/topicSubscription:TopicSubscription")) == 1
     assert not dev.of_type("aws:sns/topicSubscription:TopicSubscription")
+
     # No two account-wide names collide, so both stacks fit in one account (an AppSync data
     # source's name is scoped to its own API).
     def physical(run):
-        return {(r.type, r.inputs["name"]) for r in run.resources
-                if r.inputs.get("name") and r.type != "aws:appsync/dataSource:DataSource"}
+        return {
+            (r.type, r.inputs["name"])
+            for r in run.resources
+            if r.inputs.get("name") and r.type != "aws:appsync/dataSource:DataSource"
+        }
+
     assert len(physical(dev)) > 30
     assert not physical(dev) & physical(prod)
 

@@ -11,8 +11,12 @@ from infra.offline import is_secret, run_stack
 STREAM = "arn:aws:dynamodb:us-east-1:111122223333:table/Job-abc/stream/2026-01-01T00:00:00.000"
 ENDPOINT = "https://studio123.appsync-api.us-east-1.amazonaws.com/graphql"
 API_ARN = "arn:aws:appsync:us-east-1:111122223333:apis/studio123"
-ATTACH = {"jobsApiMode": "attach", "jobsApiEndpoint": ENDPOINT, "jobsApiStreamArn": STREAM,
-          "jobsApiKeyExpires": None}
+ATTACH = {
+    "jobsApiMode": "attach",
+    "jobsApiEndpoint": ENDPOINT,
+    "jobsApiStreamArn": STREAM,
+    "jobsApiKeyExpires": None,
+}
 API_KEY = "da2-studio-key-value-0123456789"
 API_TYPES = ("aws:appsync/", "aws:dynamodb/", "aws:cognito/")
 
@@ -24,14 +28,16 @@ def created():
 
 @pytest.fixture(scope="module")
 def attached_iam():
-    return run_stack("prod", config_overrides={**ATTACH, "jobsApiAuth": "iam",
-                                                "jobsApiArn": API_ARN})
+    return run_stack(
+        "prod", config_overrides={**ATTACH, "jobsApiAuth": "iam", "jobsApiArn": API_ARN}
+    )
 
 
 @pytest.fixture(scope="module")
 def attached_api_key():
-    return run_stack("prod", config_overrides={**ATTACH, "jobsApiAuth": "api_key",
-                                                "jobsApiKey": API_KEY})
+    return run_stack(
+        "prod", config_overrides={**ATTACH, "jobsApiAuth": "api_key", "jobsApiKey": API_KEY}
+    )
 
 
 def statements(resource) -> list[dict]:
@@ -40,8 +46,11 @@ def statements(resource) -> list[dict]:
 
 
 def policy_of(run, role_name: str) -> list[dict]:
-    (policy,) = [p for p in run.of_type("aws:iam/rolePolicy:RolePolicy")
-                 if p.inputs["role"] == f"{role_name}-id"]
+    (policy,) = [
+        p
+        for p in run.of_type("aws:iam/rolePolicy:RolePolicy")
+        if p.inputs["role"] == f"{role_name}-id"
+    ]
     return statements(policy)
 
 
@@ -52,15 +61,18 @@ def dispatcher_env(run) -> dict:
 
 def container(run) -> dict:
     (definition,) = json.loads(
-        run.one("aws:ecs/taskDefinition:TaskDefinition").inputs["containerDefinitions"])
+        run.one("aws:ecs/taskDefinition:TaskDefinition").inputs["containerDefinitions"]
+    )
     return definition
 
 
 # --- create ------------------------------------------------------------------------------------
 
+
 def test_tables_follow_the_key_contract(created):
-    tables = {t.name.removeprefix("jobs-"): t.inputs
-              for t in created.of_type("aws:dynamodb/table:Table")}
+    tables = {
+        t.name.removeprefix("jobs-"): t.inputs for t in created.of_type("aws:dynamodb/table:Table")
+    }
     assert set(tables) == {"Job", "JobEvent", "RenderRun", "GenerationRun"}
     for key, table in tables.items():
         assert table["name"] == f"babulus-render-dev-{key}"
@@ -71,8 +83,11 @@ def test_tables_follow_the_key_contract(created):
         assert all(a["type"] == "S" for a in table["attributes"])
 
     def indexes(table):
-        return {i["name"]: [(k["attributeName"], k["keyType"]) for k in i["keySchemas"]]
-                for i in table.get("globalSecondaryIndexes", [])}
+        return {
+            i["name"]: [(k["attributeName"], k["keyType"]) for k in i["keySchemas"]]
+            for i in table.get("globalSecondaryIndexes", [])
+        }
+
     assert indexes(tables["Job"]) == {"byStatus": [("status", "HASH"), ("createdAt", "RANGE")]}
     assert indexes(tables["JobEvent"]) == {"byJob": [("jobId", "HASH"), ("createdAt", "RANGE")]}
     assert indexes(tables["RenderRun"]) == {"byJob": [("jobId", "HASH")]}
@@ -89,8 +104,11 @@ def test_api_from_the_schema_file_with_iam_cognito_and_api_key(created):
     extra = {p["authenticationType"]: p for p in api["additionalAuthenticationProviders"]}
     assert set(extra) == {"AMAZON_COGNITO_USER_POOLS", "API_KEY"}
     pool = created.one("aws:cognito/userPool:UserPool")
-    assert extra["AMAZON_COGNITO_USER_POOLS"]["userPoolConfig"]["userPoolId"] == \
-        created.outputs["userPoolId"] == f"{pool.inputs['name']}-id"
+    assert (
+        extra["AMAZON_COGNITO_USER_POOLS"]["userPoolConfig"]["userPoolId"]
+        == created.outputs["userPoolId"]
+        == f"{pool.inputs['name']}-id"
+    )
     key = created.one("aws:appsync/apiKey:ApiKey").inputs
     assert key["apiId"] == f"{api['name']}-id"
     assert key["expires"] == created.config["babulus-render:jobsApiKeyExpires"]
@@ -100,8 +118,9 @@ def test_api_from_the_schema_file_with_iam_cognito_and_api_key(created):
 
 def test_one_direct_lambda_resolver_per_query_and_mutation_field(created):
     fields = root_fields(SCHEMA_PATH.read_text())
-    assert {("Mutation", "createJob"), ("Mutation", "updateJob"), ("Query", "getJob")} <= \
-        set(fields)
+    assert {("Mutation", "createJob"), ("Mutation", "updateJob"), ("Query", "getJob")} <= set(
+        fields
+    )
     resolvers = created.of_type("aws:appsync/resolver:Resolver")
     assert sorted((r.inputs["type"], r.inputs["field"]) for r in resolvers) == sorted(fields)
     source = created.one("aws:appsync/dataSource:DataSource").inputs
@@ -111,10 +130,15 @@ def test_one_direct_lambda_resolver_per_query_and_mutation_field(created):
         assert resolver.inputs["kind"] == "UNIT"
         assert "requestTemplate" not in resolver.inputs and "code" not in resolver.inputs
     function = created.one("aws:lambda/function:Function", "jobs-resolver")
-    assert source["lambdaConfig"]["functionArn"] == \
-        f"arn:aws:lambda:us-east-1:123456789012:function:{function.inputs['name']}"
-    invoke_role = next(r for r in created.of_type("aws:iam/role:Role")
-                       if source["serviceRoleArn"].endswith(f"role/{r.inputs['name']}"))
+    assert (
+        source["lambdaConfig"]["functionArn"]
+        == f"arn:aws:lambda:us-east-1:123456789012:function:{function.inputs['name']}"
+    )
+    invoke_role = next(
+        r
+        for r in created.of_type("aws:iam/role:Role")
+        if source["serviceRoleArn"].endswith(f"role/{r.inputs['name']}")
+    )
     assert statements(invoke_role)[0]["Principal"] == {"Service": "appsync.amazonaws.com"}
     (invoke,) = policy_of(created, invoke_role.inputs["name"])
     assert invoke["Action"] == ["lambda:InvokeFunction"]
@@ -163,12 +187,14 @@ def test_root_fields_follow_schema_definition_and_extensions():
 
 # --- attach ------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("mode", ["attached_iam", "attached_api_key"])
 def test_attach_creates_no_api_tables_or_user_pool(mode, request):
     run = request.getfixturevalue(mode)
     assert not [r.type for r in run.resources if r.type.startswith(API_TYPES)]
-    assert not [r for r in run.of_type("aws:lambda/function:Function")
-                if r.name != "dispatcher-function"]
+    assert not [
+        r for r in run.of_type("aws:lambda/function:Function") if r.name != "dispatcher-function"
+    ]
     assert run.outputs["jobsApiEndpoint"] == ENDPOINT
     assert run.outputs["jobStreamArn"] == STREAM
     assert not {"jobsApiKey", "userPoolId", "userPoolClientId"} & set(run.outputs)
@@ -177,8 +203,9 @@ def test_attach_creates_no_api_tables_or_user_pool(mode, request):
     assert dispatcher_env(run)["JOBS_API_URL"] == ENDPOINT
     env = {e["name"]: e["value"] for e in container(run)["environment"]}
     assert env["JOBS_API_URL"] == ENDPOINT
-    stream_reads = [s for s in policy_of(run, "babulus-render-dispatcher")
-                    if s.get("Sid") == "ReadTheJobStream"]
+    stream_reads = [
+        s for s in policy_of(run, "babulus-render-dispatcher") if s.get("Sid") == "ReadTheJobStream"
+    ]
     assert [s["Resource"] for s in stream_reads] == [[STREAM]]
 
 
@@ -208,8 +235,9 @@ def test_attach_api_key_keeps_the_key_in_its_own_secret(attached_api_key):
     for role in ("babulus-render-task-execution", "babulus-render-dispatcher"):
         reads = [s for s in policy_of(run, role) if s.get("Sid") == "ReadTheJobsApiKey"]
         assert [s["Resource"] for s in reads] == [[key_arn]]
-    assert not any(s["Action"] == ["appsync:GraphQL"]
-                   for s in policy_of(run, "babulus-render-task"))
+    assert not any(
+        s["Action"] == ["appsync:GraphQL"] for s in policy_of(run, "babulus-render-task")
+    )
     for resource in run.resources:
         assert API_KEY not in json.dumps(
             {k: v for k, v in resource.inputs.items() if not is_secret(v)}, default=str

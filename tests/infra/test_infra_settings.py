@@ -11,7 +11,7 @@ from infra.settings import KEYS, SettingsError, settings_from_mapping
 def raw_config(stack: str) -> tuple[str | None, dict[str, str]]:
     _, config = load_stack_config(stack)
     prefix = "babulus-render:"
-    raw = {k[len(prefix):]: v for k, v in config.items() if k.startswith(prefix)}
+    raw = {k[len(prefix) :]: v for k, v in config.items() if k.startswith(prefix)}
     return config.get("aws:region"), raw
 
 
@@ -38,7 +38,9 @@ ATTACH = {
 def test_committed_stack_configs_load():
     dev, prod = settings_with("dev"), settings_with("prod")
     assert (prod.cluster_name, prod.repository_name) == (
-        "babulus-render-cluster", "babulus-render-worker")
+        "babulus-render-cluster",
+        "babulus-render-worker",
+    )
     assert (prod.task_cpu, prod.task_memory, prod.max_concurrent_tasks) == (4096, 16384, 10)
     assert dev.cluster_name == "babulus-render-dev-cluster"
     assert dev.repository_name == "babulus-render-dev-worker"
@@ -55,29 +57,42 @@ def test_defaults_apply_when_keys_are_absent():
     assert s.log_retention_days == 7
     assert s.jobs_api.mode == "create"
     assert s.dispatcher_reserved_concurrency == 1
-    assert settings_with(dispatcherReservedConcurrency="unreserved") \
-        .dispatcher_reserved_concurrency is None
+    assert (
+        settings_with(dispatcherReservedConcurrency="unreserved").dispatcher_reserved_concurrency
+        is None
+    )
 
 
-@pytest.mark.parametrize("changes, key, allowed", [
-    ({"taskCpu": "4096", "taskMemory": "4096"}, "taskMemory", "8192 to 30720 in steps of 1024"),
-    ({"taskCpu": "256", "taskMemory": "4096"}, "taskMemory", "512, 1024, 2048"),
-    ({"taskCpu": "3000"}, "taskCpu", "256, 512, 1024, 2048, 4096, 8192, 16384"),
-    ({"maxConcurrentTasks": "0"}, "maxConcurrentTasks", "a whole number >= 1"),
-    ({"maxConcurrentTasks": "ten"}, "maxConcurrentTasks", "a whole number >= 1"),
-    ({"dispatcherReservedConcurrency": "0"}, "dispatcherReservedConcurrency", "or 'unreserved'"),
-    ({"logRetentionDays": "10"}, "logRetentionDays", "1, 3, 5, 7, 14, 30"),
-    ({"jobsApiMode": "borrow"}, "jobsApiMode", "create, attach"),
-    ({"taskArchitecture": "MIPS"}, "taskArchitecture", "X86_64, ARM64"),
-    ({"scheduleRate": "every minute"}, "scheduleRate", "rate(1 minute)"),
-    ({"scheduleRate": "rate(1 minutes)"}, "scheduleRate", "rate(1 minute)"),
-    ({"taskEphemeralStorageGiB": "10"}, "taskEphemeralStorageGiB", ">= 21 and <= 200"),
-    ({"alarmEmail": "not-an-email"}, "alarmEmail", "an email address"),
-    ({"clusterName": "Bad_Name"}, "clusterName", "lowercase letters"),
-    ({"inputsPrefix": "renders/"}, "inputsPrefix", "not starting with '/' or 'renders/'"),
-    ({"jobsApiEndpoint": "https://x"}, "jobsApiEndpoint", "only applies to jobsApiMode: attach"),
-    ({"jobsApiKeyExpires": "next year"}, "jobsApiKeyExpires", "an RFC 3339 time"),
-])
+@pytest.mark.parametrize(
+    "changes, key, allowed",
+    [
+        ({"taskCpu": "4096", "taskMemory": "4096"}, "taskMemory", "8192 to 30720 in steps of 1024"),
+        ({"taskCpu": "256", "taskMemory": "4096"}, "taskMemory", "512, 1024, 2048"),
+        ({"taskCpu": "3000"}, "taskCpu", "256, 512, 1024, 2048, 4096, 8192, 16384"),
+        ({"maxConcurrentTasks": "0"}, "maxConcurrentTasks", "a whole number >= 1"),
+        ({"maxConcurrentTasks": "ten"}, "maxConcurrentTasks", "a whole number >= 1"),
+        (
+            {"dispatcherReservedConcurrency": "0"},
+            "dispatcherReservedConcurrency",
+            "or 'unreserved'",
+        ),
+        ({"logRetentionDays": "10"}, "logRetentionDays", "1, 3, 5, 7, 14, 30"),
+        ({"jobsApiMode": "borrow"}, "jobsApiMode", "create, attach"),
+        ({"taskArchitecture": "MIPS"}, "taskArchitecture", "X86_64, ARM64"),
+        ({"scheduleRate": "every minute"}, "scheduleRate", "rate(1 minute)"),
+        ({"scheduleRate": "rate(1 minutes)"}, "scheduleRate", "rate(1 minute)"),
+        ({"taskEphemeralStorageGiB": "10"}, "taskEphemeralStorageGiB", ">= 21 and <= 200"),
+        ({"alarmEmail": "not-an-email"}, "alarmEmail", "an email address"),
+        ({"clusterName": "Bad_Name"}, "clusterName", "lowercase letters"),
+        ({"inputsPrefix": "renders/"}, "inputsPrefix", "not starting with '/' or 'renders/'"),
+        (
+            {"jobsApiEndpoint": "https://x"},
+            "jobsApiEndpoint",
+            "only applies to jobsApiMode: attach",
+        ),
+        ({"jobsApiKeyExpires": "next year"}, "jobsApiKeyExpires", "an RFC 3339 time"),
+    ],
+)
 def test_invalid_values_name_the_key_and_the_allowed_values(changes, key, allowed):
     with pytest.raises(SettingsError) as error:
         settings_with(**changes)
@@ -121,12 +136,15 @@ def test_missing_region_is_reported():
         settings_from_mapping("dev", None, {})
 
 
-@pytest.mark.parametrize("overrides, key", [
-    ({"taskCpu": "4096", "taskMemory": "2048"}, "taskMemory"),
-    ({"maxConcurrentTasks": "0"}, "maxConcurrentTasks"),
-    ({"logRetentionDays": "2"}, "logRetentionDays"),
-    ({"jobsApiMode": "borrow"}, "jobsApiMode"),
-])
+@pytest.mark.parametrize(
+    "overrides, key",
+    [
+        ({"taskCpu": "4096", "taskMemory": "2048"}, "taskMemory"),
+        ({"maxConcurrentTasks": "0"}, "maxConcurrentTasks"),
+        ({"logRetentionDays": "2"}, "logRetentionDays"),
+        ({"jobsApiMode": "borrow"}, "jobsApiMode"),
+    ],
+)
 def test_the_real_program_fails_at_start_on_invalid_config(overrides, key):
     with pytest.raises(SettingsError, match=f"babulus-render:{key}: got .*; allowed: "):
         run_stack("prod", config_overrides=overrides)
