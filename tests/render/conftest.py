@@ -19,6 +19,8 @@ def page_dir(tmp_path: Path, monkeypatch) -> Path:
 def write_composition(folder: Path, html: str, **fields) -> Path:
     (folder / "index.html").write_text(html)
     data = {"page": "index.html", "width": 160, "height": 90, "fps": 10, "duration": 1}
+    if "frames" in fields:
+        del data["duration"]
     data.update(fields)
     path = folder / "composition.json"
     path.write_text(json.dumps(data))
