@@ -48,3 +48,7 @@ class EncodeError(RenderlibError):
 
 class VerificationError(RenderlibError):
     """The produced file does not match what was asked for."""
+
+
+class PolicyConfigError(BadInputError):
+    """A policy pack config file (enforcement levels, policy settings) is invalid."""
