@@ -39,14 +39,17 @@ from .registry import POLICIES
 class Resource:
     """One resource as the engine describes it to the analyzer.
 
-    ``props`` are in the engine's wire form: camelCase keys, numbers as floats,
-    secrets wrapped in Pulumi's secret signature, unknowns as sentinel strings.
+    ``props`` (the inputs, which resource policies judge) and ``outputs`` (which
+    stack policies judge; the inputs when None) are in the engine's wire form:
+    camelCase keys, numbers as floats, secrets wrapped in Pulumi's secret
+    signature, unknowns as sentinel strings.
     """
 
     type: str
     name: str
     urn: str
     props: Mapping[str, Any]
+    outputs: Mapping[str, Any] | None = None
     parent: str | None = None
     property_dependencies: Mapping[str, list[str]] = field(default_factory=dict)
     provider: PolicyProviderResource | None = None
@@ -89,8 +92,8 @@ def stack_args(
     property dependencies resolved to the resource objects."""
     resources = list(resources)
     built = {
-        r.urn: PolicyResource(r.type, _analyzer_props(r.props), r.urn, r.name, _options(r),
-                              r.provider, None, [], {})
+        r.urn: PolicyResource(r.type, _analyzer_props(r.props if r.outputs is None else r.outputs),
+                              r.urn, r.name, _options(r), r.provider, None, [], {})
         for r in resources
     }
     for r in resources:
