@@ -99,7 +99,7 @@ def check_stack(
 def _format(violation: Violation) -> str:
     """Level, policy, resource (its type and name, from the URN) and message."""
     if violation.resource:
-        _, _, _, qualified_type, name = violation.resource.split("::", 4)
+        _, _, qualified_type, name = violation.resource.split("::", 3)
         where = f"{qualified_type.rsplit('$', 1)[-1]} {name}"
     else:
         where = "(stack)"
