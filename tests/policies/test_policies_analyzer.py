@@ -135,3 +135,15 @@ def test_pack_config_acts_the_same_in_both(analyzer):
         assert ("lambda-timeout", EnforcementLevel.MANDATORY) in {(n, lv) for n, lv, *_ in found}
     finally:
         analyzer.Configure(analyzer_pb2.ConfigureAnalyzerRequest())
+
+
+def test_the_pack_imports_nothing_its_own_requirements_lack():
+    # Under the CLI the pack runs in its own virtualenv (policies/requirements.txt).
+    code = ("import sys; import policies.registry; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & "
+            "{'renderlib', 'infra', 'jsonschema', 'pulumi_aws', 'pulumi_awsx'}))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=PACK_DIR.parent,
+                            capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "[]", result.stderr
+    requirements = (PACK_DIR / "requirements.txt").read_text().split()
+    assert {line.split(">=")[0] for line in requirements} == {"pulumi", "pulumi-policy"}
