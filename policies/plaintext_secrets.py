@@ -17,7 +17,7 @@ all (export the Secrets Manager ARN instead).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from pulumi_policy import (
@@ -29,7 +29,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from .props import as_list, lookup, parse_json
+from .props import as_list, known, lookup, parse_json
 
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
 LAMBDA_FUNCTION = "aws:lambda/function:Function"
@@ -113,7 +113,7 @@ def _check_task_definition(args: ResourceValidationArgs, report: ReportViolation
 def _check_lambda(args: ResourceValidationArgs, report: ReportViolation) -> None:
     variables = lookup(args.props, "environment", "variables", default={})
     for name in variables:
-        problem = _problem(name, variables[name])
+        problem = _problem(name, known(variables, name))  # an unknown value: judge the name
         if problem:
             report(
                 f"Lambda '{args.name}' sets environment variable '{name}' in plain text; its "
@@ -130,13 +130,17 @@ def _check_environment(args: ResourceValidationArgs, report: ReportViolation) ->
 
 
 def _leaves(value: Any, path: str) -> Iterator[tuple[str, str, Any]]:
-    """(dotted path, last key, value) of every leaf under ``value``."""
+    """(dotted path, last key, value) of every leaf under ``value``.
+
+    Outputs unknown during preview are leaves with the value ``UNKNOWN``: their
+    names can still be judged.
+    """
     if isinstance(value, Mapping):
         for key in value:
-            yield from _leaves(value[key], f"{path}.{key}" if path else key)
-    elif isinstance(value, (list, tuple)):
-        for i, item in enumerate(value):
-            yield from _leaves(item, f"{path}[{i}]")
+            yield from _leaves(known(value, key), f"{path}.{key}" if path else key)
+    elif isinstance(value, Sequence) and not isinstance(value, str):
+        for i in range(len(value)):
+            yield from _leaves(known(value, i), f"{path}[{i}]")
     else:
         yield path, path.rsplit(".", 1)[-1].split("[", 1)[0], value
 

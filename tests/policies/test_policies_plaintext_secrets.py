@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from policy_testkit import check_resource, check_stack, resource, secret
+from policy_testkit import UNKNOWN_STRING, check_resource, check_stack, resource, secret
 
 from policies.plaintext_secrets import (
     name_looks_secret,
@@ -107,3 +107,17 @@ def test_nested_stack_output_value_is_reported():
     stack = resource(STACK, "s", {"db": {"url": "postgres://u:pw@h/db"}})
     assert [m.split(":")[0] for _, m in check_stack(no_secret_stack_outputs, [stack])] == [
         "Stack output 'db.url'"]
+
+
+def test_outputs_unknown_during_preview_are_judged_by_name():
+    stack = resource(STACK, "s", {"bucketArn": UNKNOWN_STRING, "adminPassword": UNKNOWN_STRING,
+                                  "nested": {"arns": [UNKNOWN_STRING]}})
+    assert [m.split(":")[0] for _, m in check_stack(no_secret_stack_outputs, [stack])] == [
+        "Stack output 'adminPassword'"]
+
+
+def test_lambda_variables_unknown_during_preview_are_judged_by_name():
+    props = {"environment": {"variables": {"BUCKET_ARN": UNKNOWN_STRING,
+                                           "DB_PASSWORD": UNKNOWN_STRING}}}
+    [message] = check_resource(no_plaintext_secrets, LAMBDA, props)
+    assert message.startswith("Lambda 'r' sets environment variable 'DB_PASSWORD' in plain text")
