@@ -22,7 +22,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from .props import as_list, lookup
+from .props import as_list, known, lookup
 from .relations import of_type, refers_to
 
 AWSX_VPC = "awsx:ec2:Vpc"
@@ -71,9 +71,9 @@ def _nat_gateways_of_awsx(vpc: PolicyResource, resources: list[PolicyResource]) 
     children = _children(vpc, resources, NAT_GATEWAY)
     if children:
         return len(children)
-    config = lookup(vpc.props, "natGateways")
+    config = known(vpc.props, "natGateways")
     if config is not None and not isinstance(config, Mapping):
-        return None  # the component's outputs (a list of gateways), not its inputs
+        return None  # the component's outputs (gateways, maybe unknown), not its inputs
     strategy = lookup(config, "strategy", default="OnePerAz")
     if strategy == "None":
         return 0

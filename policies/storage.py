@@ -17,7 +17,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from .props import as_list, lookup, parse_json
+from .props import as_list, known, lookup, parse_json
 from .relations import of_type, sides_of
 
 BUCKET_TYPES = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
@@ -44,7 +44,7 @@ def _check_public_access(args: StackValidationArgs, report: ReportViolation) -> 
                 block.urn,
             )
     for bucket in of_type(args.resources, *BUCKET_TYPES):
-        acl = lookup(bucket.props, "acl")
+        acl = known(bucket.props, "acl")  # a computed output, unknown during a first preview
         if acl in PUBLIC_ACLS:
             report(
                 f"Bucket '{bucket.name}' has the public ACL '{acl}'. Remove the acl argument; "
