@@ -147,3 +147,12 @@ def test_the_pack_imports_nothing_its_own_requirements_lack():
     assert result.stdout.strip() == "[]", result.stderr
     requirements = (PACK_DIR / "requirements.txt").read_text().split()
     assert {line.split(">=")[0] for line in requirements} == {"pulumi", "pulumi-policy"}
+
+
+def test_the_pack_manifest_names_a_python_runtime_with_its_own_virtualenv():
+    import yaml
+
+    manifest = yaml.safe_load((PACK_DIR / "PulumiPolicy.yaml").read_text())
+    assert manifest["runtime"]["name"] == "python"
+    assert manifest["runtime"]["options"]["virtualenv"] == "venv"
+    assert manifest["version"] and manifest["description"]
