@@ -9,6 +9,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+import yaml
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from policy_testkit import resource
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, plugin_pb2
@@ -150,8 +151,6 @@ def test_the_pack_imports_nothing_its_own_requirements_lack():
 
 
 def test_the_pack_manifest_names_a_python_runtime_with_its_own_virtualenv():
-    import yaml
-
     manifest = yaml.safe_load((PACK_DIR / "PulumiPolicy.yaml").read_text())
     assert manifest["runtime"]["name"] == "python"
     assert manifest["runtime"]["options"]["virtualenv"] == "venv"
