@@ -75,3 +75,7 @@ class JobNotFoundError(JobsApiError):
 
 class GenerationRunNotFoundError(JobsApiError, GenerationRunError):
     """A job names a generation run the jobs API does not know: bad input."""
+
+
+class PolicyConfigError(BadInputError):
+    """A policy pack config file (enforcement levels, policy settings) is invalid."""
