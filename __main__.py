@@ -22,7 +22,7 @@ pulumi.export("alarmTopicArn", farm.monitoring.topic_arn)
 pulumi.export("workerCredentialsSecretArn", farm.secrets.secret_arn)
 pulumi.export("pushImageCommands", push_image_commands(settings, farm.registry.repository_url))
 pulumi.export("listTasksCommand", list_tasks_command(settings, farm.cluster.cluster_name))
-if farm.jobs_api.studio_api_key is not None:
-    pulumi.export("jobsApiKey", farm.jobs_api.studio_api_key)
+if farm.jobs_api.studio_api_key_secret_arn is not None:
+    pulumi.export("studioApiKeySecretArn", farm.jobs_api.studio_api_key_secret_arn)
     pulumi.export("userPoolId", farm.jobs_api.user_pool_id)
     pulumi.export("userPoolClientId", farm.jobs_api.user_pool_client_id)

@@ -84,8 +84,8 @@ class JobsApi(pulumi.ComponentResource):
     # How the dispatcher and worker authenticate: iam (create), or the attach config.
     farm_auth: str
     api_key_secret_arn: pulumi.Output[str] | None = None
-    # create mode only: what studios use.
-    studio_api_key: pulumi.Output[str] | None = None
+    # create mode only: what studios use. The key itself stays in Secrets Manager.
+    studio_api_key_secret_arn: pulumi.Output[str] | None = None
     user_pool_id: pulumi.Output[str] | None = None
     user_pool_client_id: pulumi.Output[str] | None = None
 
@@ -299,7 +299,20 @@ class JobsApi(pulumi.ComponentResource):
         self.job_stream_arn = tables["Job"].stream_arn
         self.api_arn = api.arn
         self.farm_auth = "iam"
-        self.studio_api_key = pulumi.Output.secret(api_key.key)
+        studio_key_secret = aws.secretsmanager.Secret(
+            f"{name}-studio-key",
+            name=f"{prefix}/studio-api-key",
+            description="API key studios use to call the jobs API",
+            recovery_window_in_days=7,
+            opts=child,
+        )
+        aws.secretsmanager.SecretVersion(
+            f"{name}-studio-key",
+            secret_id=studio_key_secret.id,
+            secret_string=api_key.key,
+            opts=child,
+        )
+        self.studio_api_key_secret_arn = studio_key_secret.arn
         self.user_pool_id = user_pool.id
         self.user_pool_client_id = client.id
 

@@ -41,8 +41,9 @@ STACK_TYPE = "pulumi:pulumi:Stack"
 
 
 def _provider(run: StackRun, project: str) -> PolicyProviderResource:
-    props = {key.split(":", 1)[1]: value for key, value in run.config.items()
-             if key.startswith("aws:")}
+    props = {
+        key.split(":", 1)[1]: value for key, value in run.config.items() if key.startswith("aws:")
+    }
     urn = f"urn:pulumi:{run.stack}::{project}::pulumi:providers:aws::default"
     return PolicyProviderResource("pulumi:providers:aws", props, urn, "default")
 
@@ -50,7 +51,8 @@ def _provider(run: StackRun, project: str) -> PolicyProviderResource:
 def _stack_resource(run: StackRun, project: str) -> Resource:
     outputs = {
         key: {SPECIAL_SIG_KEY: SPECIAL_SECRET_SIG, "value": value}
-        if key in run.secret_outputs else value
+        if key in run.secret_outputs
+        else value
         for key, value in run.outputs.items()
     }
     urn = f"urn:pulumi:{run.stack}::{project}::{STACK_TYPE}::{project}-{run.stack}"
@@ -64,21 +66,28 @@ def stack_resources(run: StackRun) -> list[Resource]:
     aws_provider = _provider(run, project)
     resources = [_stack_resource(run, project)]
     for recorded in run.resources:
-        resource_id, answer = mocks.new_resource(MockResourceArgs(
-            recorded.type, recorded.name, dict(recorded.inputs), custom=recorded.custom,
-        ))
+        resource_id, answer = mocks.new_resource(
+            MockResourceArgs(
+                recorded.type,
+                recorded.name,
+                dict(recorded.inputs),
+                custom=recorded.custom,
+            )
+        )
         outputs: dict[str, Any] = (
             {**answer, "id": resource_id} if recorded.custom else {**recorded.inputs, **answer}
         )
-        resources.append(Resource(
-            type=recorded.type,
-            name=recorded.name,
-            urn=recorded.urn,
-            props=recorded.inputs,
-            outputs=outputs,
-            parent=recorded.parent,
-            provider=aws_provider if recorded.type.startswith("aws:") else None,
-        ))
+        resources.append(
+            Resource(
+                type=recorded.type,
+                name=recorded.name,
+                urn=recorded.urn,
+                props=recorded.inputs,
+                outputs=outputs,
+                parent=recorded.parent,
+                provider=aws_provider if recorded.type.startswith("aws:") else None,
+            )
+        )
     return resources
 
 
@@ -111,10 +120,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m policies.check",
         description="Run the CrossGuard policy pack against stacks run offline under mocks.",
     )
-    parser.add_argument("stacks", nargs="+", metavar="STACK",
-                        help="stack names with a committed Pulumi.<stack>.yaml")
-    parser.add_argument("--config", metavar="FILE",
-                        help="policy pack config JSON, as for --policy-pack-config")
+    parser.add_argument(
+        "stacks",
+        nargs="+",
+        metavar="STACK",
+        help="stack names with a committed Pulumi.<stack>.yaml",
+    )
+    parser.add_argument(
+        "--config", metavar="FILE", help="policy pack config JSON, as for --policy-pack-config"
+    )
     args = parser.parse_args(argv)
     try:
         config = pack_config.load(args.config) if args.config else PackConfig()

@@ -69,8 +69,12 @@ def _analyzer_props(props: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def _options(resource: Resource) -> PolicyResourceOptions:
     return PolicyResourceOptions(
-        protect=False, ignore_changes=[], delete_before_replace=None, aliases=[],
-        custom_timeouts=PolicyCustomTimeouts(0, 0, 0), additional_secret_outputs=[],
+        protect=False,
+        ignore_changes=[],
+        delete_before_replace=None,
+        aliases=[],
+        custom_timeouts=PolicyCustomTimeouts(0, 0, 0),
+        additional_secret_outputs=[],
         parent=resource.parent,
     )
 
@@ -80,8 +84,13 @@ def resource_args(
 ) -> ResourceValidationArgs:
     """The arguments the analyzer gives a resource policy for ``resource``."""
     return ResourceValidationArgs(
-        resource.type, _analyzer_props(resource.props), resource.urn, resource.name,
-        _options(resource), resource.provider, dict(config or {}),
+        resource.type,
+        _analyzer_props(resource.props),
+        resource.urn,
+        resource.name,
+        _options(resource),
+        resource.provider,
+        dict(config or {}),
     )
 
 
@@ -92,8 +101,17 @@ def stack_args(
     property dependencies resolved to the resource objects."""
     resources = list(resources)
     built = {
-        r.urn: PolicyResource(r.type, _analyzer_props(r.props if r.outputs is None else r.outputs),
-                              r.urn, r.name, _options(r), r.provider, None, [], {})
+        r.urn: PolicyResource(
+            r.type,
+            _analyzer_props(r.props if r.outputs is None else r.outputs),
+            r.urn,
+            r.name,
+            _options(r),
+            r.provider,
+            None,
+            [],
+            {},
+        )
         for r in resources
     }
     for r in resources:
@@ -103,8 +121,9 @@ def stack_args(
         for prop, urns in r.property_dependencies.items():
             deps = [built[urn] for urn in urns if urn in built]
             policy_resource.property_dependencies[prop] = deps
-            policy_resource.dependencies.extend(d for d in deps
-                                                if d not in policy_resource.dependencies)
+            policy_resource.dependencies.extend(
+                d for d in deps if d not in policy_resource.dependencies
+            )
     return StackValidationArgs(list(built.values()), dict(config or {}))
 
 
@@ -119,10 +138,14 @@ def _run(policy: Policy, args: Any, level: EnforcementLevel, subject: str) -> li
         if isawaitable(result):
             asyncio.run(result)
     except UnknownValueError as error:
-        found.append(Violation(
-            policy.name, EnforcementLevel.ADVISORY, subject,
-            f"can't run policy '{policy.name}' during preview: {error.message}",
-        ))
+        found.append(
+            Violation(
+                policy.name,
+                EnforcementLevel.ADVISORY,
+                subject,
+                f"can't run policy '{policy.name}' during preview: {error.message}",
+            )
+        )
     return found
 
 

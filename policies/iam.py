@@ -90,8 +90,10 @@ def _documents(args: ResourceValidationArgs) -> list[tuple[str, Any]]:
         return [(f"policy '{args.name}'", lookup(args.props, "policy"))]
     if args.resource_type == ROLE:
         return [
-            (f"inline policy '{lookup(inline, 'name', default='?')}' of role '{args.name}'",
-             lookup(inline, "policy"))
+            (
+                f"inline policy '{lookup(inline, 'name', default='?')}' of role '{args.name}'",
+                lookup(inline, "policy"),
+            )
             for inline in as_list(lookup(args.props, "inlinePolicies"))
         ]
     return []

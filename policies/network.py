@@ -38,8 +38,11 @@ DEFAULT_NAT_GATEWAY_COUNT = 1
 
 
 def _children(parent: PolicyResource, resources: list[PolicyResource], type_: str):
-    return [r for r in resources if r.resource_type == type_ and r.parent is not None
-            and r.parent.urn == parent.urn]
+    return [
+        r
+        for r in resources
+        if r.resource_type == type_ and r.parent is not None and r.parent.urn == parent.urn
+    ]
 
 
 def _awsx_parent(resource: PolicyResource) -> PolicyResource | None:
@@ -112,12 +115,15 @@ def _number(value: object) -> object:
 
 
 def _check_no_ingress(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    hint = ("Render tasks only call out; remove the ingress rule (egress through the NAT "
-            "gateway and the S3 endpoint is all they need).")
+    hint = (
+        "Render tasks only call out; remove the ingress rule (egress through the NAT "
+        "gateway and the S3 endpoint is all they need)."
+    )
     if args.resource_type == SECURITY_GROUP:
         for rule in as_list(lookup(args.props, "ingress")):
             ports = "{} {}-{}".format(
-                lookup(rule, "protocol"), _number(lookup(rule, "fromPort")),
+                lookup(rule, "protocol"),
+                _number(lookup(rule, "fromPort")),
                 _number(lookup(rule, "toPort")),
             )
             report(f"Security group '{args.name}' allows ingress ({ports}). {hint}")

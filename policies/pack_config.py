@@ -76,8 +76,9 @@ def _check_settings(policy: Policy, settings: dict[str, Any]) -> None:
 def parse(raw: Mapping[str, Any], policies: list[Policy] = POLICIES) -> PackConfig:
     """Validates a config object and merges it over the default levels."""
     by_name = {policy.name: policy for policy in policies}
-    levels = {policy.name: policy.enforcement_level or EnforcementLevel.ADVISORY
-              for policy in policies}
+    levels = {
+        policy.name: policy.enforcement_level or EnforcementLevel.ADVISORY for policy in policies
+    }
     if ALL in raw:
         levels = dict.fromkeys(levels, _level(raw[ALL], f"'{ALL}'"))
     settings: dict[str, dict[str, Any]] = {}

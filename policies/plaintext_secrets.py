@@ -36,13 +36,38 @@ LAMBDA_FUNCTION = "aws:lambda/function:Function"
 STACK = "pulumi:pulumi:Stack"
 
 SECRET_WORDS = {
-    "password", "passwd", "pwd", "passphrase", "secret", "token", "apikey", "privatekey",
-    "credential", "credentials",
+    "password",
+    "passwd",
+    "pwd",
+    "passphrase",
+    "secret",
+    "token",
+    "apikey",
+    "privatekey",
+    "credential",
+    "credentials",
 }
 SECRET_KEY_QUALIFIERS = {"api", "private", "access", "secret", "signing", "encryption", "client"}
 REFERENCE_WORDS = {
-    "arn", "arns", "id", "ids", "name", "names", "url", "uri", "path", "file", "ref", "region",
-    "endpoint", "prefix", "header", "ttl", "type", "mode", "version",
+    "arn",
+    "arns",
+    "id",
+    "ids",
+    "name",
+    "names",
+    "url",
+    "uri",
+    "path",
+    "file",
+    "ref",
+    "region",
+    "endpoint",
+    "prefix",
+    "header",
+    "ttl",
+    "type",
+    "mode",
+    "version",
 }
 
 VALUE_PATTERNS = {

@@ -25,32 +25,34 @@ from .props import lookup, parse_json
 
 DEFAULT_REQUIRED_KEYS = ["project", "environment"]
 
-TAGGABLE_TYPES = frozenset({
-    "aws:appsync/graphQLApi:GraphQLApi",
-    "aws:cloudwatch/eventRule:EventRule",
-    "aws:cloudwatch/logGroup:LogGroup",
-    "aws:cloudwatch/metricAlarm:MetricAlarm",
-    "aws:dynamodb/table:Table",
-    "aws:ec2/eip:Eip",
-    "aws:ec2/flowLog:FlowLog",
-    "aws:ec2/internetGateway:InternetGateway",
-    "aws:ec2/natGateway:NatGateway",
-    "aws:ec2/routeTable:RouteTable",
-    "aws:ec2/securityGroup:SecurityGroup",
-    "aws:ec2/subnet:Subnet",
-    "aws:ec2/vpc:Vpc",
-    "aws:ec2/vpcEndpoint:VpcEndpoint",
-    "aws:ecr/repository:Repository",
-    "aws:ecs/cluster:Cluster",
-    "aws:ecs/taskDefinition:TaskDefinition",
-    "aws:iam/policy:Policy",
-    "aws:iam/role:Role",
-    "aws:kms/key:Key",
-    "aws:lambda/function:Function",
-    "aws:s3/bucket:Bucket",
-    "aws:secretsmanager/secret:Secret",
-    "aws:sns/topic:Topic",
-})
+TAGGABLE_TYPES = frozenset(
+    {
+        "aws:appsync/graphQLApi:GraphQLApi",
+        "aws:cloudwatch/eventRule:EventRule",
+        "aws:cloudwatch/logGroup:LogGroup",
+        "aws:cloudwatch/metricAlarm:MetricAlarm",
+        "aws:dynamodb/table:Table",
+        "aws:ec2/eip:Eip",
+        "aws:ec2/flowLog:FlowLog",
+        "aws:ec2/internetGateway:InternetGateway",
+        "aws:ec2/natGateway:NatGateway",
+        "aws:ec2/routeTable:RouteTable",
+        "aws:ec2/securityGroup:SecurityGroup",
+        "aws:ec2/subnet:Subnet",
+        "aws:ec2/vpc:Vpc",
+        "aws:ec2/vpcEndpoint:VpcEndpoint",
+        "aws:ecr/repository:Repository",
+        "aws:ecs/cluster:Cluster",
+        "aws:ecs/taskDefinition:TaskDefinition",
+        "aws:iam/policy:Policy",
+        "aws:iam/role:Role",
+        "aws:kms/key:Key",
+        "aws:lambda/function:Function",
+        "aws:s3/bucket:Bucket",
+        "aws:secretsmanager/secret:Secret",
+        "aws:sns/topic:Topic",
+    }
+)
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:

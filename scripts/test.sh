@@ -6,5 +6,7 @@ scripts/setup.sh
 echo "== ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+echo "== policy pack, offline, on every committed stack"
+.venv/bin/python -m policies.check dev prod
 echo "== pytest"
 .venv/bin/python -m pytest "$@"

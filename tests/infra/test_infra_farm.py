@@ -160,13 +160,15 @@ def test_bucket_private_encrypted_tls_only(run):
 
 
 def test_worker_credentials_live_only_in_secrets_manager(run):
-    version = run.one("aws:secretsmanager/secretVersion:SecretVersion")
+    version = run.one(
+        "aws:secretsmanager/secretVersion:SecretVersion", "secrets-worker-credentials"
+    )
     assert is_secret(version.inputs["secretString"])
     assert json.loads(version.inputs["secretString"]["value"]) == {
         "username": "render-worker",
         "password": PASSWORD,
     }
-    secret = run.one("aws:secretsmanager/secret:Secret")
+    secret = run.one("aws:secretsmanager/secret:Secret", "secrets-worker-credentials")
     assert version.inputs["secretId"] == f"{secret.inputs['name']}-id"
     secret_arn = run.outputs["workerCredentialsSecretArn"]
     assert secret_arn.split(":")[-1].startswith(secret.inputs["name"])
@@ -180,8 +182,9 @@ def test_no_secret_value_in_any_plain_input_or_output(run):
             assert PASSWORD not in text, f"{resource.type} {resource.name}{path}"
     for key, value in run.outputs.items():
         assert PASSWORD not in json.dumps(value), key
-    # The studio API key is an output, but only as a secret one.
-    assert "jobsApiKey" in run.secret_outputs
+    # The studio API key is no output at all, only the secret that holds it.
+    assert "jobsApiKey" not in run.outputs
+    assert run.outputs["studioApiKeySecretArn"].startswith("arn:aws:secretsmanager:")
 
 
 def test_only_the_execution_role_may_read_the_secret(run):

@@ -112,7 +112,10 @@ def test_api_from_the_schema_file_with_iam_cognito_and_api_key(created):
     key = created.one("aws:appsync/apiKey:ApiKey").inputs
     assert key["apiId"] == f"{api['name']}-id"
     assert key["expires"] == created.config["babulus-render:jobsApiKeyExpires"]
-    assert "jobsApiKey" in created.secret_outputs
+    holder = created.one("aws:secretsmanager/secret:Secret", name="jobs-studio-key")
+    version = created.one("aws:secretsmanager/secretVersion:SecretVersion", name="jobs-studio-key")
+    assert version.inputs["secretId"] == f"{holder.inputs['name']}-id"
+    assert created.outputs["studioApiKeySecretArn"].split(":")[-1].startswith(holder.inputs["name"])
     assert created.outputs["jobsApiEndpoint"].endswith("/graphql")
 
 
@@ -197,7 +200,7 @@ def test_attach_creates_no_api_tables_or_user_pool(mode, request):
     ]
     assert run.outputs["jobsApiEndpoint"] == ENDPOINT
     assert run.outputs["jobStreamArn"] == STREAM
-    assert not {"jobsApiKey", "userPoolId", "userPoolClientId"} & set(run.outputs)
+    assert not {"studioApiKeySecretArn", "userPoolId", "userPoolClientId"} & set(run.outputs)
     mapping = run.one("aws:lambda/eventSourceMapping:EventSourceMapping")
     assert mapping.inputs["eventSourceArn"] == STREAM
     assert dispatcher_env(run)["JOBS_API_URL"] == ENDPOINT

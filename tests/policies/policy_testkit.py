@@ -49,8 +49,13 @@ def resource(
 
 
 def check_resource(
-    policy: Policy, type_: str, props: dict[str, Any], *, name: str = "r",
-    config: dict[str, Any] | None = None, provider: PolicyProviderResource | None = None,
+    policy: Policy,
+    type_: str,
+    props: dict[str, Any],
+    *,
+    name: str = "r",
+    config: dict[str, Any] | None = None,
+    provider: PolicyProviderResource | None = None,
 ) -> list[str]:
     """The messages ``policy`` reports for one resource."""
     messages: list[str] = []

@@ -15,23 +15,42 @@ from policies.compute import (
 from policies.logs import log_group_retention
 
 TASK = "aws:ecs/taskDefinition:TaskDefinition"
-LOGGING = {"logDriver": "awslogs", "options": {"awslogs-group": "/ecs/worker",
-                                               "awslogs-region": "us-east-1",
-                                               "awslogs-stream-prefix": "worker"}}
+LOGGING = {
+    "logDriver": "awslogs",
+    "options": {
+        "awslogs-group": "/ecs/worker",
+        "awslogs-region": "us-east-1",
+        "awslogs-stream-prefix": "worker",
+    },
+}
 
 
 def task(cpu="4096", memory="16384", log=True):
     container = {"name": "worker", "image": "worker:latest"}
     if log:
         container["logConfiguration"] = LOGGING
-    return {"family": "worker", "requiresCompatibilities": ["FARGATE"], "networkMode": "awsvpc",
-            "cpu": cpu, "memory": memory, "containerDefinitions": json.dumps([container])}
+    return {
+        "family": "worker",
+        "requiresCompatibilities": ["FARGATE"],
+        "networkMode": "awsvpc",
+        "cpu": cpu,
+        "memory": memory,
+        "containerDefinitions": json.dumps([container]),
+    }
 
 
-@pytest.mark.parametrize(("cpu", "memory"), [
-    ("256", "512"), ("1024", "2048"), ("2048", "8192"), ("4096", "16384"), ("4 vCPU", "16 GB"),
-    ("8192", "61440"), ("16384", "122880"),
-])
+@pytest.mark.parametrize(
+    ("cpu", "memory"),
+    [
+        ("256", "512"),
+        ("1024", "2048"),
+        ("2048", "8192"),
+        ("4096", "16384"),
+        ("4 vCPU", "16 GB"),
+        ("8192", "61440"),
+        ("16384", "122880"),
+    ],
+)
 def test_fargate_sizes_that_exist_pass(cpu, memory):
     assert check_resource(fargate_cpu_memory_pair, TASK, task(cpu, memory)) == []
 
@@ -81,15 +100,20 @@ def test_lambda_timeout():
         "Lambda 'dispatcher' may run 300 s; keep it at 60 s or less (the dispatcher only "
         "claims jobs and starts tasks, so a long run means it is stuck).",
     ]
-    assert check_resource(lambda_timeout, fn, {"timeout": 300.0},
-                          config={"maxTimeoutSeconds": 300}) == []
+    assert (
+        check_resource(lambda_timeout, fn, {"timeout": 300.0}, config={"maxTimeoutSeconds": 300})
+        == []
+    )
 
 
 def test_log_group_retention():
     group = "aws:cloudwatch/logGroup:LogGroup"
     assert check_resource(log_group_retention, group, {"retentionInDays": 7.0}) == []
-    expected = ["Log group 'worker' keeps its logs forever. Set retention_in_days "
-                "(the farm uses 7)."]
+    expected = [
+        "Log group 'worker' keeps its logs forever. Set retention_in_days (the farm uses 7)."
+    ]
     assert check_resource(log_group_retention, group, {"name": "/ecs/w"}, name="worker") == expected
-    assert check_resource(log_group_retention, group, {"retentionInDays": 0.0},
-                          name="worker") == expected
+    assert (
+        check_resource(log_group_retention, group, {"retentionInDays": 0.0}, name="worker")
+        == expected
+    )

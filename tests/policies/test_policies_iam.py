@@ -13,8 +13,10 @@ TASK_ROLE = "arn:aws:iam::123456789012:role/babulus-render-task"
 
 
 def document(*statements):
-    return {"role": "task-role-id", "policy": json.dumps(
-        {"Version": "2012-10-17", "Statement": list(statements)})}
+    return {
+        "role": "task-role-id",
+        "policy": json.dumps({"Version": "2012-10-17", "Statement": list(statements)}),
+    }
 
 
 def allow(action, resource, sid=None):
@@ -23,17 +25,21 @@ def allow(action, resource, sid=None):
 
 
 def check(*statements, **kwargs):
-    return check_resource(iam_least_privilege, ROLE_POLICY, document(*statements),
-                          name="task", **kwargs)
+    return check_resource(
+        iam_least_privilege, ROLE_POLICY, document(*statements), name="task", **kwargs
+    )
 
 
 def test_the_task_roles_intended_policy_passes():
-    assert check(
-        allow(["s3:GetObject"], [f"{BUCKET}/generations/*"], "ReadInputs"),
-        allow(["s3:PutObject"], [f"{BUCKET}/renders/*"], "WriteRenders"),
-        allow("iam:PassRole", [TASK_ROLE], "PassTheTaskRole"),
-        {"Effect": "Deny", "Action": "s3:*", "Resource": "*"},
-    ) == []
+    assert (
+        check(
+            allow(["s3:GetObject"], [f"{BUCKET}/generations/*"], "ReadInputs"),
+            allow(["s3:PutObject"], [f"{BUCKET}/renders/*"], "WriteRenders"),
+            allow("iam:PassRole", [TASK_ROLE], "PassTheTaskRole"),
+            {"Effect": "Deny", "Action": "s3:*", "Resource": "*"},
+        )
+        == []
+    )
 
 
 def test_s3_star_is_reported_once():
@@ -71,9 +77,11 @@ def test_write_prefixes_are_configurable():
 
 def test_iam_star_and_every_action_are_reported():
     assert check(allow("iam:*", "*")) == [
-        "Statement #0 of policy 'task' grants iam:*; the farm's roles manage no IAM."]
+        "Statement #0 of policy 'task' grants iam:*; the farm's roles manage no IAM."
+    ]
     assert check(allow("*", "*")) == [
-        "Statement #0 of policy 'task' grants every action ('*'); list the actions it needs."]
+        "Statement #0 of policy 'task' grants every action ('*'); list the actions it needs."
+    ]
 
 
 def test_pass_role_on_any_role_is_reported():
@@ -91,10 +99,12 @@ def test_not_action_in_an_allow_is_reported():
 
 
 def test_role_inline_policies_and_managed_policies_are_judged():
-    inline = {"inlinePolicies": [{"name": "all-s3", "policy": document(allow("s3:*", "*"))[
-        "policy"]}]}
+    inline = {
+        "inlinePolicies": [{"name": "all-s3", "policy": document(allow("s3:*", "*"))["policy"]}]
+    }
     [message] = check_resource(iam_least_privilege, "aws:iam/role:Role", inline, name="task")
     assert message.startswith("Statement #0 of inline policy 'all-s3' of role 'task' grants s3:*")
-    managed = check_resource(iam_least_privilege, "aws:iam/policy:Policy",
-                             document(allow("s3:*", "*")), name="m")
+    managed = check_resource(
+        iam_least_privilege, "aws:iam/policy:Policy", document(allow("s3:*", "*")), name="m"
+    )
     assert managed[0].startswith("Statement #0 of policy 'm' grants s3:*")

@@ -31,26 +31,44 @@ def test_container_insights():
 def test_alarm_actions():
     assert check_resource(alarm_has_action, ALARM, {"alarmActions": [TOPIC]}) == []
     assert check_resource(alarm_has_action, ALARM, {"okActions": [TOPIC]}, name="a") == [
-        "Alarm 'a' notifies no one. Set alarm_actions=[<SNS topic arn>]."]
+        "Alarm 'a' notifies no one. Set alarm_actions=[<SNS topic arn>]."
+    ]
     disabled = {"alarmActions": [TOPIC], "actionsEnabled": False}
     assert check_resource(alarm_has_action, ALARM, disabled, name="a") == [
-        "Alarm 'a' has its actions disabled. Remove actions_enabled=False."]
+        "Alarm 'a' has its actions disabled. Remove actions_enabled=False."
+    ]
 
 
 def aws_provider(default_tags):
     # As the engine configures the default provider from `aws:defaultTags` (a JSON string).
-    return PolicyProviderResource("pulumi:providers:aws", {"defaultTags": json.dumps(
-        {"tags": default_tags})}, "urn:pulumi:test::p::pulumi:providers:aws::default", "default")
+    return PolicyProviderResource(
+        "pulumi:providers:aws",
+        {"defaultTags": json.dumps({"tags": default_tags})},
+        "urn:pulumi:test::p::pulumi:providers:aws::default",
+        "default",
+    )
 
 
 def test_required_tags_on_the_resource_or_from_default_tags():
     bucket = "aws:s3/bucket:Bucket"
     tags = {"tags": {"project": "babulus-render", "environment": "dev"}}
     assert check_resource(required_tags, bucket, tags) == []
-    assert check_resource(required_tags, bucket, {}, provider=aws_provider(
-        {"Project": "babulus-render", "Environment": "dev"})) == []
-    assert check_resource(required_tags, bucket, {"tags": {"Name": "x"}}, name="renders",
-                          provider=aws_provider({"Project": "babulus-render"})) == [
+    assert (
+        check_resource(
+            required_tags,
+            bucket,
+            {},
+            provider=aws_provider({"Project": "babulus-render", "Environment": "dev"}),
+        )
+        == []
+    )
+    assert check_resource(
+        required_tags,
+        bucket,
+        {"tags": {"Name": "x"}},
+        name="renders",
+        provider=aws_provider({"Project": "babulus-render"}),
+    ) == [
         "'renders' lacks the tag(s) environment. Add them to its tags, or to the AWS "
         "provider's default_tags so every resource gets them.",
     ]
@@ -58,8 +76,12 @@ def test_required_tags_on_the_resource_or_from_default_tags():
 
 def test_required_tag_keys_are_configurable_and_untaggable_types_skipped():
     bucket = "aws:s3/bucket:Bucket"
-    assert check_resource(required_tags, bucket, {"tags": {"team": "render"}},
-                          config={"requiredKeys": ["team"]}) == []
+    assert (
+        check_resource(
+            required_tags, bucket, {"tags": {"team": "render"}}, config={"requiredKeys": ["team"]}
+        )
+        == []
+    )
     assert check_resource(required_tags, "aws:s3/bucketPolicy:BucketPolicy", {"policy": "{}"}) == []
     assert check_resource(required_tags, "awsx:ec2:Vpc", {}) == []
 

@@ -19,46 +19,83 @@ SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:worker-AbCdEf
 
 
 def task(environment, secrets=()):
-    return {"family": "worker", "containerDefinitions": json.dumps([{
-        "name": "worker", "image": "worker:latest",
-        "environment": environment, "secrets": list(secrets)}])}
+    return {
+        "family": "worker",
+        "containerDefinitions": json.dumps(
+            [
+                {
+                    "name": "worker",
+                    "image": "worker:latest",
+                    "environment": environment,
+                    "secrets": list(secrets),
+                }
+            ]
+        ),
+    }
 
 
-@pytest.mark.parametrize("name", [
-    "PASSWORD", "DB_PASSWORD", "apiToken", "GITHUB_TOKEN", "APPSYNC_API_KEY", "jobsApiKey",
-    "AWS_SECRET_ACCESS_KEY", "signingKey", "client_secret", "PRIVATE_KEY", "credentials",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "PASSWORD",
+        "DB_PASSWORD",
+        "apiToken",
+        "GITHUB_TOKEN",
+        "APPSYNC_API_KEY",
+        "jobsApiKey",
+        "AWS_SECRET_ACCESS_KEY",
+        "signingKey",
+        "client_secret",
+        "PRIVATE_KEY",
+        "credentials",
+    ],
+)
 def test_secret_names(name):
     assert name_looks_secret(name)
 
 
-@pytest.mark.parametrize("name", [
-    "WORKER_SECRET_ARN", "workerCredentialsSecretArn", "PASSWORD_FILE", "TOKEN_URL",
-    "RENDER_BUCKET", "CACHE_KEY", "keyPrefix", "JOBS_API_AUTH", "ECS_CLUSTER", "secretName",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "WORKER_SECRET_ARN",
+        "workerCredentialsSecretArn",
+        "PASSWORD_FILE",
+        "TOKEN_URL",
+        "RENDER_BUCKET",
+        "CACHE_KEY",
+        "keyPrefix",
+        "JOBS_API_AUTH",
+        "ECS_CLUSTER",
+        "secretName",
+    ],
+)
 def test_reference_and_ordinary_names(name):
     assert not name_looks_secret(name)
 
 
-@pytest.mark.parametrize(("value", "kind"), [
-    ("AKIAIOSFODNN7EXAMPLE", "an AWS access key id"),
-    ("-----BEGIN RSA PRIVATE KEY-----\nMII", "a private key"),
-    ("da2-abcdefghijklmnopqrstuvwxyz", "an AppSync API key"),
-    ("postgres://render:hunter2@db.internal/jobs", "a URL with a password"),
-])
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [
+        ("AKIAIOSFODNN7EXAMPLE", "an AWS access key id"),
+        ("-----BEGIN RSA PRIVATE KEY-----\nMII", "a private key"),
+        ("da2-abcdefghijklmnopqrstuvwxyz", "an AppSync API key"),
+        ("postgres://render:hunter2@db.internal/jobs", "a URL with a password"),
+    ],
+)
 def test_secret_values(value, kind):
     assert value_looks_secret(value) == kind
 
 
 def test_task_definition_with_secrets_from_secrets_manager_passes():
-    props = task([{"name": "LOG_LEVEL", "value": "INFO"}],
-                 secrets=[{"name": "PASSWORD", "valueFrom": SECRET_ARN}])
+    props = task(
+        [{"name": "LOG_LEVEL", "value": "INFO"}],
+        secrets=[{"name": "PASSWORD", "valueFrom": SECRET_ARN}],
+    )
     assert check_resource(no_plaintext_secrets, TASK, props, name="worker") == []
 
 
 def test_plaintext_password_in_a_container_is_reported():
-    props = task([{"name": "LOG_LEVEL", "value": "INFO"},
-                  {"name": "PASSWORD", "value": "hunter2"}])
+    props = task([{"name": "LOG_LEVEL", "value": "INFO"}, {"name": "PASSWORD", "value": "hunter2"}])
     assert check_resource(no_plaintext_secrets, TASK, props, name="worker") == [
         "Container 'worker' sets environment variable 'PASSWORD' in plain text; its name looks "
         "like a password, token or secret key. Store it in Secrets Manager and list it under "
@@ -86,38 +123,59 @@ def test_lambda_environment_passes_with_an_arn_and_fails_with_a_token():
 
 
 def test_stack_outputs_with_references_pass():
-    stack = resource(STACK, "babulus-render-dev", {
-        "bucketName": "renders", "workerCredentialsSecretArn": SECRET_ARN,
-        "jobsApiEndpoint": "https://x.appsync-api.us-east-1.amazonaws.com/graphql"})
+    stack = resource(
+        STACK,
+        "babulus-render-dev",
+        {
+            "bucketName": "renders",
+            "workerCredentialsSecretArn": SECRET_ARN,
+            "jobsApiEndpoint": "https://x.appsync-api.us-east-1.amazonaws.com/graphql",
+        },
+    )
     assert check_stack(no_secret_stack_outputs, [stack]) == []
 
 
 def test_secret_stack_output_is_reported_even_when_marked_secret():
-    stack = resource(STACK, "babulus-render-dev", {
-        "bucketName": "renders", "jobsApiKey": secret("da2-abcdefghijklmnopqrstuvwxyz")})
-    assert check_stack(no_secret_stack_outputs, [stack]) == [(
+    stack = resource(
+        STACK,
         "babulus-render-dev",
-        "Stack output 'jobsApiKey': its name looks like a password, token or secret key. Do not "
-        "export credentials (Pulumi secret outputs are still readable with --show-secrets); "
-        "export the Secrets Manager secret's ARN instead.",
-    )]
+        {"bucketName": "renders", "jobsApiKey": secret("da2-abcdefghijklmnopqrstuvwxyz")},
+    )
+    assert check_stack(no_secret_stack_outputs, [stack]) == [
+        (
+            "babulus-render-dev",
+            "Stack output 'jobsApiKey': its name looks like a password, token or secret key. "
+            "Do not export credentials (Pulumi secret outputs are still readable with "
+            "--show-secrets); export the Secrets Manager secret's ARN instead.",
+        )
+    ]
 
 
 def test_nested_stack_output_value_is_reported():
     stack = resource(STACK, "s", {"db": {"url": "postgres://u:pw@h/db"}})
     assert [m.split(":")[0] for _, m in check_stack(no_secret_stack_outputs, [stack])] == [
-        "Stack output 'db.url'"]
+        "Stack output 'db.url'"
+    ]
 
 
 def test_outputs_unknown_during_preview_are_judged_by_name():
-    stack = resource(STACK, "s", {"bucketArn": UNKNOWN_STRING, "adminPassword": UNKNOWN_STRING,
-                                  "nested": {"arns": [UNKNOWN_STRING]}})
+    stack = resource(
+        STACK,
+        "s",
+        {
+            "bucketArn": UNKNOWN_STRING,
+            "adminPassword": UNKNOWN_STRING,
+            "nested": {"arns": [UNKNOWN_STRING]},
+        },
+    )
     assert [m.split(":")[0] for _, m in check_stack(no_secret_stack_outputs, [stack])] == [
-        "Stack output 'adminPassword'"]
+        "Stack output 'adminPassword'"
+    ]
 
 
 def test_lambda_variables_unknown_during_preview_are_judged_by_name():
-    props = {"environment": {"variables": {"BUCKET_ARN": UNKNOWN_STRING,
-                                           "DB_PASSWORD": UNKNOWN_STRING}}}
+    props = {
+        "environment": {"variables": {"BUCKET_ARN": UNKNOWN_STRING, "DB_PASSWORD": UNKNOWN_STRING}}
+    }
     [message] = check_resource(no_plaintext_secrets, LAMBDA, props)
     assert message.startswith("Lambda 'r' sets environment variable 'DB_PASSWORD' in plain text")

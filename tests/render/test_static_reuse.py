@@ -20,8 +20,9 @@ window.renderFrame = (frame) => {
 
 
 def _render(folder, declare: bool, workers: int):
-    path = write_composition(folder, PAGE, fps=10, frames=22, props={"declare": declare},
-                             output={"crf": 0})
+    path = write_composition(
+        folder, PAGE, fps=10, frames=22, props={"declare": declare}, output={"crf": 0}
+    )
     return render(Composition.load(path), folder / f"out-{declare}-{workers}.mp4", workers=workers)
 
 
