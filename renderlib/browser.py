@@ -81,6 +81,9 @@ class Browser:
         except WebDriverException as exc:
             shutil.rmtree(self._profile, ignore_errors=True)
             raise BrowserError(f"could not start Chromium: {_first_line(exc)}") from exc
+        except BaseException:
+            shutil.rmtree(self._profile, ignore_errors=True)
+            raise
         self._service = service
         self.cdp(
             "Emulation.setDeviceMetricsOverride",
