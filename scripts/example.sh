@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-.venv/bin/renderlib render examples/showcase/composition.json -o out/showcase.mp4 "$@"
+.venv/bin/renderlib render examples/narrated -o out/narrated.mp4 "$@"
