@@ -29,7 +29,7 @@ command -v debootstrap >/dev/null || {
 
 debian_mirror() {
   { grep -rhoE '^(URIs:|deb)[[:space:]]+https?://[^[:space:]]+/debian/?([[:space:]]|$)' \
-    /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null || true; } | awk '{print $2}' | head -n 1
+    /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null || true; } | awk 'NR == 1 {print $2}'
 }
 mirror="${DEBIAN_MIRROR:-$(debian_mirror)}"
 mirror="${mirror:-http://deb.debian.org/debian}"
@@ -113,7 +113,7 @@ pip_env=(PIP_CERT=/tmp/host-ca.crt PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CH
 in_root python3 -m venv /opt/venv
 in_root env "${pip_env[@]}" PIP_NO_BINARY=imageio-ffmpeg PIP_USE_PEP517=1 \
   /opt/venv/bin/pip install -q --no-compile /tmp/src
-in_root /opt/venv/bin/python -m pip uninstall -q -y pip setuptools
+in_root /opt/venv/bin/python -m pip uninstall -y pip setuptools >/dev/null
 rm -rf "$root/tmp/src"
 in_root useradd --create-home --home-dir /home/worker --uid 10001 --user-group \
   --shell /usr/sbin/nologin worker
@@ -130,7 +130,7 @@ echo "+ project and runtime deps, worker user: $((total_mb - system_mb)) MiB (/o
 echo "IMAGE SIZE ON DISK (du -sx):             ${total_mb} MiB = $total_bytes bytes"
 echo "apparent size (sum of file sizes):       $apparent_bytes bytes"
 echo "largest packages (installed size, KB):"
-in_root dpkg-query -W -f='${Installed-Size}\t${Package}\n' | sort -rn | head -n 12
+in_root dpkg-query -W -f='${Installed-Size}\t${Package}\n' | sort -rn | sed -n '1,12p'
 echo
 
 echo "== checks in the root, as the unprivileged worker user"
@@ -140,8 +140,9 @@ mount --bind /dev "$root/dev"
 printf '127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n' >"$root/etc/hosts"
 mkdir -p "$root/tmp/check"
 cp -r Dockerfile .dockerignore docker system-packages.txt pyproject.toml examples "$root/tmp/check/"
-mkdir -p "$root/tmp/check/tests"
+mkdir -p "$root/tmp/check/tests" "$root/tmp/check/scripts"
 cp tests/test_packaging.py "$root/tmp/check/tests/"
+cp scripts/measure-image-size.sh "$root/tmp/check/scripts/"
 cat >"$root/tmp/check/page.html" <<'EOF'
 <!doctype html><html><body style="margin:0;background:rgb(200,30,40)">
 <p style="font:40px sans-serif;color:white">headless ok</p></body></html>

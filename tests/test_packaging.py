@@ -81,6 +81,26 @@ def test_dockerfile_installs_the_project_without_extras_or_pip_cache() -> None:
     assert any("PIP_NO_CACHE_DIR=1" in env for env in arguments_of("ENV"))
 
 
+def test_size_measurement_replays_the_dockerfile_steps() -> None:
+    """scripts/measure-image-size.sh measures the image only while it mirrors it."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    script = (ROOT / "scripts/measure-image-size.sh").read_text()
+    assert "FROM debian:bookworm-slim" in dockerfile
+    assert "debootstrap --variant=minbase" in script
+    for step in (
+        "dpkg-deb --root-owner-group --build /tmp/build/headless /tmp/build/headless.deb",
+        "apt-get install -y --no-install-recommends /tmp/build/headless.deb",
+        "xargs apt-get install -y",
+        "python3 -m venv /opt/venv",
+        "PIP_NO_BINARY=imageio-ffmpeg PIP_USE_PEP517=1",
+        "pip install --no-compile /tmp/src",
+        "python -m pip uninstall -y pip setuptools",
+        "useradd --create-home --home-dir /home/worker --uid 10001 --user-group",
+    ):
+        assert step in dockerfile, step
+        assert step in " ".join(script.split()).replace("-q ", ""), step
+
+
 def test_runtime_dependencies_leave_out_infra_and_dev_tools() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     runtime = " ".join(project["dependencies"]).lower()
