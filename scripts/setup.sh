@@ -22,10 +22,12 @@ if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv"
   python3 -m venv .venv
 fi
-if ! .venv/bin/python -c 'import renderlib, pytest, moto' 2>/dev/null \
+if ! .venv/bin/python -c 'import renderlib, pytest, moto, pulumi' 2>/dev/null \
    || [ pyproject.toml -nt .venv/.installed ]; then
   echo "setup: installing Python packages into .venv"
   .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q -e '.[dev]'
+  # imageio-ffmpeg (MoviePy's) from source: without its bundled 170 MB ffmpeg it
+  # uses the system ffmpeg, as the worker image does (docs/worker-image.md).
+  PIP_NO_BINARY=imageio-ffmpeg .venv/bin/pip install -q -e '.[dev,infra]'
   touch .venv/.installed
 fi
