@@ -21,6 +21,7 @@ from moviepy.video.io.ffmpeg_reader import ffmpeg_parse_infos
 
 from renderlib.composition import AudioTrack, Composition
 from renderlib.errors import AudioError
+from renderlib.tools import tool_path
 
 SAMPLE_RATE = 48_000
 CHANNELS = 2
@@ -49,7 +50,7 @@ def decode_audio(path: Path) -> np.ndarray:
     """The whole file as float32 samples, shape (n, 2), at SAMPLE_RATE."""
     result = subprocess.run(
         [
-            "ffmpeg",
+            tool_path("ffmpeg"),
             "-nostdin",
             "-v",
             "error",
