@@ -50,6 +50,20 @@ class VerificationError(RenderlibError):
     """The produced file does not match what was asked for."""
 
 
+class ConfigError(RenderlibError):
+    """A setting (an environment variable, a command-line option) is missing or invalid."""
+
+
+class LaunchError(RenderlibError):
+    """A worker task could not be launched (RunTask refused or failed, a process would not
+    start). ``task_may_exist``: the request may have gone through before the error (a
+    timeout), so a new launch must reuse the same idempotency token."""
+
+    def __init__(self, message: str, *, task_may_exist: bool) -> None:
+        super().__init__(message)
+        self.task_may_exist = task_may_exist
+
+
 class JobsApiError(RenderlibError):
     """The jobs API refused a request or answered with a GraphQL error."""
 
