@@ -38,6 +38,10 @@ class OutputPathError(BadInputError):
     """The output path cannot be written."""
 
 
+class ArtifactNotFoundError(GenerationRunError):
+    """A file a generation run names is not in storage (or may not be read there)."""
+
+
 class BrowserError(RenderlibError):
     """Chromium or chromedriver failed (crashed, could not start): transient."""
 
@@ -48,6 +52,10 @@ class EncodeError(RenderlibError):
 
 class VerificationError(RenderlibError):
     """The produced file does not match what was asked for."""
+
+
+class StorageError(RenderlibError):
+    """S3 or the storage folder failed (unreachable, throttled, disk full): transient."""
 
 
 class JobsApiError(RenderlibError):
