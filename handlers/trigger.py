@@ -9,11 +9,13 @@ MoviePy, which the Lambda package does not ship.
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from typing import Any
 
 from renderlib.farm.dispatcher import handle_event
 from renderlib.farm.launcher import EcsLauncher
+from renderlib.farm.logs import configure_logging
 from renderlib.farm.settings import DispatchSettings, EcsSettings
 from renderlib.jobs.client import JobsClient
 
@@ -30,6 +32,8 @@ def _dependencies() -> tuple[JobsClient, EcsLauncher, DispatchSettings]:
 
 
 def handler(event: dict, context: Any) -> dict:
+    # JSON lines (and EMF metric lines) only, in place of the runtime's text format.
+    configure_logging({"requestId": context.aws_request_id}, os.environ.get("LOG_LEVEL", "INFO"))
     client, launcher, settings = _dependencies()
     report = handle_event(
         event,

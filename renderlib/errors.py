@@ -38,6 +38,10 @@ class OutputPathError(BadInputError):
     """The output path cannot be written."""
 
 
+class ArtifactNotFoundError(GenerationRunError):
+    """A file a generation run names is not in storage (or may not be read there)."""
+
+
 class BrowserError(RenderlibError):
     """Chromium or chromedriver failed (crashed, could not start): transient."""
 
@@ -62,6 +66,10 @@ class LaunchError(RenderlibError):
     def __init__(self, message: str, *, task_may_exist: bool) -> None:
         super().__init__(message)
         self.task_may_exist = task_may_exist
+
+
+class StorageError(RenderlibError):
+    """S3 or the storage folder failed (unreachable, throttled, disk full): transient."""
 
 
 class JobsApiError(RenderlibError):

@@ -39,9 +39,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from renderlib.errors import BadInputError, ClaimLostError, JobNotFoundError, LaunchError
-from renderlib.farm import metrics
 from renderlib.farm.launcher import Launcher, TaskState, task_state_from_ecs
-from renderlib.farm.logs import farm_logger, log_event
+from renderlib.farm.logs import emit_metric
 from renderlib.farm.settings import DispatchSettings
 from renderlib.jobs.client import JobsClient
 from renderlib.jobs.records import Job
@@ -52,7 +51,7 @@ SWEEP = "sweep"
 TASK_STOPPED = "task-stopped"
 TASK_STATE = "task-state"  # a task state change other than STOPPED: nothing to do
 
-log = farm_logger("renderlib.farm.dispatcher")
+log = logging.getLogger("renderlib.farm.dispatcher")
 
 
 @dataclass
@@ -265,12 +264,10 @@ class Dispatcher:
 
     def _publish_queue_metrics(self, queued: list[Job]) -> None:
         oldest = (self.clock() - queued[0].created_at).total_seconds() if queued else 0.0
-        metrics.publish(
-            {
-                "QueuedJobs": (len(queued), "Count"),
-                "OldestQueuedJobAgeSeconds": (max(0.0, oldest), "Seconds"),
-            },
-            {"Cluster": self.settings.metrics_cluster},
+        cluster = self.settings.metrics_cluster
+        emit_metric(log, "QueuedJobs", len(queued), cluster=cluster)
+        emit_metric(
+            log, "OldestQueuedJobAgeSeconds", max(0.0, oldest), unit="Seconds", cluster=cluster
         )
 
     # Reap
@@ -401,3 +398,10 @@ def _container_name(detail: Mapping[str, Any]) -> str:
     """The worker container of an ECS event: the one the overrides name."""
     overrides = (detail.get("overrides") or {}).get("containerOverrides") or [{}]
     return overrides[0].get("name") or ""
+
+
+def log_event(
+    logger: logging.Logger, message: str, *, level: int = logging.INFO, **fields: Any
+) -> None:
+    """A log line with fields (JSON once renderlib.farm.logs.configure_logging is set up)."""
+    logger.log(level, message, extra={"fields": fields})

@@ -1,60 +1,87 @@
-"""Structured logs: one JSON object a line on stdout, as CloudWatch Logs Insights reads them.
+"""Structured logs for farm processes: one JSON object per line, and EMF metrics.
 
-log = farm_logger("renderlib.farm.dispatcher")
-log_event(log, "launched", job_id=job.id, attempt=0, task=arn)
+Every line carries ``time``, ``level``, ``message``, ``logger`` and the context
+given to ``configure_logging`` (the worker's ``jobId`` and ``attempt``), plus any
+fields passed as ``extra={"fields": {...}}``. CloudWatch Logs reads the lines as
+JSON; a line with an ``_aws`` member is CloudWatch embedded metric format (EMF) and
+becomes a metric in namespace ``BabulusRender`` with dimension ``Cluster``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
+import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
 
-_FIELDS = "farm_fields"
+METRICS_NAMESPACE = "BabulusRender"
 
 
 class JsonFormatter(logging.Formatter):
+    def __init__(self, context: Mapping[str, Any] | None = None) -> None:
+        super().__init__()
+        self.context = dict(context or {})
+
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
+            "level": record.levelname,
             "message": record.getMessage(),
+            "logger": record.name,
+            **self.context,
         }
-        line.update(getattr(record, _FIELDS, {}))
+        line.update(getattr(record, "fields", None) or {})
         if record.exc_info:
-            line["error"] = self.formatException(record.exc_info)
+            line["exception"] = self.formatException(record.exc_info)
         return json.dumps(line, default=str)
 
 
-class _StdoutHandler(logging.StreamHandler):
-    """Writes to whatever sys.stdout is at the time (captured in tests, redirected by tools)."""
-
-    @property
-    def stream(self):
-        return sys.stdout
-
-    @stream.setter
-    def stream(self, _value) -> None:
-        pass
-
-
-def farm_logger(name: str, level: int | str = logging.INFO) -> logging.Logger:
-    """A logger writing JSON lines to stdout (once, however often it is asked for)."""
-    logger = logging.getLogger(name)
-    if not any(isinstance(h.formatter, JsonFormatter) for h in logger.handlers):
-        handler = _StdoutHandler()
-        handler.setFormatter(JsonFormatter())
-        logger.addHandler(handler)
-        # Lambda's runtime puts its own text handler on the root logger: do not echo there.
-        logger.propagate = False
-    logger.setLevel(level)
-    return logger
-
-
-def log_event(
-    logger: logging.Logger, message: str, *, level: int = logging.INFO, **fields: Any
+def configure_logging(
+    context: Mapping[str, Any], level: str | int = "INFO", stream: TextIO | None = None
 ) -> None:
-    logger.log(level, message, extra={_FIELDS: fields})
+    """Send every logger's records (renderlib's, boto's, selenium's) through one JSON
+    handler on ``stream`` (default stdout), tagged with ``context``."""
+    handler = logging.StreamHandler(stream or sys.stdout)
+    handler.setFormatter(JsonFormatter(context))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    # Their DEBUG output is the full HTTP traffic; keep it out even at DEBUG.
+    for noisy in ("botocore", "boto3", "s3transfer", "urllib3", "selenium", "gql"):
+        logging.getLogger(noisy).setLevel(max(logging.INFO, root.level))
+
+
+def emit_metric(
+    logger: logging.Logger,
+    name: str,
+    value: float = 1,
+    *,
+    unit: str = "Count",
+    cluster: str | None = None,
+    fields: Mapping[str, Any] | None = None,
+) -> None:
+    """Log one EMF line recording ``name`` = ``value`` for the cluster (ECS_CLUSTER or
+    "local")."""
+    cluster = cluster or os.environ.get("ECS_CLUSTER") or "local"
+    emf = {
+        "_aws": {
+            "Timestamp": int(time.time() * 1000),
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": METRICS_NAMESPACE,
+                    "Dimensions": [["Cluster"]],
+                    "Metrics": [{"Name": name, "Unit": unit}],
+                }
+            ],
+        },
+        "Cluster": cluster,
+        name: value,
+        **(fields or {}),
+    }
+    logger.info("metric %s=%s", name, value, extra={"fields": emf})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -11,6 +12,7 @@ import pytest
 
 from renderlib.farm.dispatcher import handle_event
 from renderlib.farm.launcher import EcsLauncher
+from renderlib.farm.logs import JsonFormatter
 from renderlib.jobs.status import JobStatus
 from tests.farm.conftest import CONTAINER, FAMILY
 from tests.farm.farm_helpers import (
@@ -82,26 +84,32 @@ def test_stream_respects_capacity(client, launcher, settings):
 
 
 def test_sweep_launches_oldest_first_and_publishes_queue_metrics(
-    client, launcher, settings, capsys
+    client, launcher, settings, caplog
 ):
     jobs = [client.create_job("org-1", INPUT) for _ in range(5)]
     client.create_job("org-1", INPUT, kind="thumbnail")
     settings = replace(settings, max_concurrent_tasks=3)
     later = datetime.now(UTC) + timedelta(seconds=90)
+    caplog.set_level(logging.INFO, logger="renderlib.farm.dispatcher")
 
     report = dispatch(SCHEDULE_EVENT, client, launcher, settings, clock=lambda: later)
 
     assert report.launched == [job.id for job in jobs[:3]]
-    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    (emf,) = [line for line in lines if "_aws" in line]
-    (directive,) = emf["_aws"]["CloudWatchMetrics"]
-    assert directive["Namespace"] == "BabulusRender"
-    assert directive["Dimensions"] == [["Cluster"]]
-    assert {m["Name"] for m in directive["Metrics"]} == {"QueuedJobs", "OldestQueuedJobAgeSeconds"}
-    assert emf["Cluster"] == launcher.settings.cluster
-    assert emf["QueuedJobs"] == 5  # render jobs only, before this sweep launched any
-    assert 90 <= emf["OldestQueuedJobAgeSeconds"] < 120
-    logged = [line for line in lines if line.get("message") == "launched"]
+    # What the JSON formatter writes: each EMF line as CloudWatch reads it.
+    lines = [json.loads(JsonFormatter().format(record)) for record in caplog.records]
+    emf = {}
+    for line in lines:
+        if "_aws" in line:
+            (directive,) = line["_aws"]["CloudWatchMetrics"]
+            assert directive["Namespace"] == "BabulusRender"
+            assert directive["Dimensions"] == [["Cluster"]]
+            assert line["Cluster"] == launcher.settings.cluster
+            (metric,) = directive["Metrics"]
+            emf[metric["Name"]] = (line[metric["Name"]], metric["Unit"])
+    assert emf["QueuedJobs"] == (5, "Count")  # render jobs only, before this sweep launched
+    age, unit = emf["OldestQueuedJobAgeSeconds"]
+    assert unit == "Seconds" and 90 <= age < 120
+    logged = [line for line in lines if line["message"] == "launched"]
     assert [line["job_id"] for line in logged] == report.launched
 
 

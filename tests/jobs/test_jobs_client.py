@@ -187,11 +187,11 @@ def test_generation_runs(any_client):
     run = any_client.create_generation_run(
         "org-1",
         "video-1",
-        "generation-runs/org-1/video-1/r/script.json",
-        "generation-runs/org-1/video-1/r/timeline.json",
-        ["generation-runs/org-1/video-1/r/audio/n1.wav"],
-        artifact_prefix="generation-runs/org-1/video-1/r/",
+        "generations/org-1/video-1/r/script.json",
+        "generations/org-1/video-1/r/timeline.json",
+        ["generations/org-1/video-1/r/audio/n1.wav"],
+        artifact_prefix="generations/org-1/video-1/r/",
     )
     fetched = any_client.get_generation_run(run.id)
     assert fetched == run
-    assert fetched.audio_artifact_keys == ("generation-runs/org-1/video-1/r/audio/n1.wav",)
+    assert fetched.audio_artifact_keys == ("generations/org-1/video-1/r/audio/n1.wav",)
