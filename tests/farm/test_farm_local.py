@@ -1,0 +1,90 @@
+"""The local farm end to end: real jobs API, dispatcher, worker processes, Chromium and
+ffmpeg. Five submitted jobs with at most two at once all succeed."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+from renderlib.farm.local import FarmConfig, LocalFarm
+from renderlib.jobs.client import JobsClient
+from renderlib.jobs.status import FINISHED_STATUSES, JobStatus
+from renderlib.jobs.submit import submit_generation_run
+from tests.genrun.genrun_helpers import make_tone, write_run
+from tests.helpers import processes_mentioning
+
+
+def tiny_run(folder):
+    """One second, 160x90 at 10 fps, one narration clip."""
+    (folder / "audio").mkdir(parents=True)
+    make_tone(folder / "audio" / "voice.wav", 0.5, freq=660)
+    script = {
+        "meta": {"title": "Farm", "width": 160, "height": 90, "fps": 10, "duration": 1.0},
+        "scenes": [
+            {
+                "id": "only",
+                "title": "Only",
+                "start": 0,
+                "end": 1.0,
+                "background": "#204080",
+                "layers": [{"type": "title", "subtitle": "farm test"}],
+            }
+        ],
+    }
+    timeline = {
+        "tracks": [{"name": "narration", "clips": [{"src": "audio/voice.wav", "start": 0}]}]
+    }
+    return write_run(folder, script, timeline)
+
+
+def most_at_once(intervals):
+    """The largest number of [start, end] intervals that overlap at one instant."""
+    edges = sorted([(start, 1) for start, _ in intervals] + [(end, -1) for _, end in intervals])
+    running = peak = 0
+    for _, step in edges:
+        running += step
+        peak = max(peak, running)
+    return peak
+
+
+def test_five_jobs_two_at_a_time_all_succeed(tmp_path):
+    run = tiny_run(tmp_path / "run")
+    config = FarmConfig(
+        folder=tmp_path / "farm",
+        max_concurrent=2,
+        port=0,
+        render_workers=1,
+        heartbeat_interval=1.0,
+        sweep_interval=2.0,
+    )
+    with LocalFarm(config) as farm:
+        client = JobsClient(farm.url)
+        jobs = [submit_generation_run(client, run, "demo", str(farm.storage)).job for _ in range(5)]
+        deadline = time.monotonic() + 600
+        while True:
+            states = [client.get_job(job.id) for job in jobs]
+            assert farm.launcher.active_task_count() <= 2
+            if all(s.status in FINISHED_STATUSES for s in states):
+                break
+            assert time.monotonic() < deadline, [s.status for s in states]
+            time.sleep(0.5)
+        intervals = []
+        for state in states:
+            assert state.status == JobStatus.SUCCEEDED, state.failure_reason
+            assert state.retry_count == 0
+            (render_run,) = client.list_render_runs(state.id)
+            mp4 = farm.storage / render_run.mp4_artifact_key
+            assert render_run.mp4_artifact_key.startswith("renders/demo/")
+            assert mp4.is_file() and (render_run.width, render_run.height) == (160, 90)
+            probe = subprocess.run(
+                ["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0",
+                 "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", str(mp4)],
+                capture_output=True, text=True, check=True,
+            )  # fmt: skip
+            assert int(probe.stdout.strip()) == 10
+            events = {e.message: e.created_at for e in client.list_events(state.id)}
+            intervals.append((events["running (attempt 0)"], events["succeeded"]))
+            assert (farm.folder / "logs" / f"{state.id}-0.log").exists()
+        assert most_at_once(intervals) <= 2
+    # Every worker process has exited; none is left behind.
+    assert processes_mentioning(str(tmp_path)) == []
