@@ -46,6 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def farm_up(args: argparse.Namespace) -> int:
+    import signal
     import threading
 
     from renderlib.errors import ConfigError
@@ -61,6 +62,10 @@ def farm_up(args: argparse.Namespace) -> int:
         render_workers=args.workers,
         sweep_interval=args.sweep_seconds,
     )
+    # Ctrl-C, and SIGTERM from a process manager, stop the farm cleanly (even where the
+    # shell started us with SIGINT ignored, as it does background jobs).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     farm = LocalFarm(config)
     try:
         farm.start()
@@ -76,8 +81,8 @@ def farm_up(args: argparse.Namespace) -> int:
     )
     print(f"watch with:  renderlib jobs --api {farm.url}", flush=True)
     print("Ctrl-C stops the farm (running jobs are put back in the queue)", flush=True)
-    configure_logging({"agent": "local-farm"})
     try:
+        configure_logging({"agent": "local-farm"})
         threading.Event().wait()
     except KeyboardInterrupt:
         print("stopping: workers requeue their jobs...", flush=True)

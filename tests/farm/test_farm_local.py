@@ -3,11 +3,16 @@ ffmpeg. Five submitted jobs with at most two at once all succeed."""
 
 from __future__ import annotations
 
+import json
+import signal
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 from renderlib.farm.local import FarmConfig, LocalFarm
 from renderlib.jobs.client import JobsClient
+from renderlib.jobs.server import start_server
 from renderlib.jobs.status import FINISHED_STATUSES, JobStatus
 from renderlib.jobs.submit import submit_generation_run
 from tests.genrun.genrun_helpers import make_tone, write_run
@@ -88,3 +93,49 @@ def test_five_jobs_two_at_a_time_all_succeed(tmp_path):
         assert most_at_once(intervals) <= 2
     # Every worker process has exited; none is left behind.
     assert processes_mentioning(str(tmp_path)) == []
+
+
+def test_stopping_the_farm_requeues_the_running_job(tmp_path):
+    run = tiny_run(tmp_path / "run")
+    script = json.loads((run / "script.json").read_text())
+    script["meta"]["duration"] = script["scenes"][0]["end"] = 60.0  # long enough to interrupt
+    (run / "script.json").write_text(json.dumps(script))
+    config = FarmConfig(folder=tmp_path / "farm", max_concurrent=1, port=0, render_workers=1)
+    with LocalFarm(config) as farm:
+        client = JobsClient(farm.url)
+        job = submit_generation_run(client, run, "demo", str(farm.storage)).job
+        deadline = time.monotonic() + 300
+        while not any(e.type == "progress" for e in client.list_events(job.id)):
+            assert time.monotonic() < deadline, client.get_job(job.id).status
+            time.sleep(0.2)
+    assert processes_mentioning(str(tmp_path)) == []
+    assert not list((farm.storage / "renders").rglob("*.mp4"))
+
+    with start_server(farm.folder / "jobs.db") as server:  # the farm's queue, as it was left
+        stored = JobsClient(server.url).get_job(job.id)
+    assert stored.status == JobStatus.QUEUED and stored.retry_count == 1
+    assert stored.failure_reason
+
+
+def test_farm_up_command_prints_how_to_submit_and_stops_on_ctrl_c(tmp_path):
+    root = Path(__file__).resolve().parents[2]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "renderlib", "farm", "up", "--dir", str(tmp_path / "farm"),
+         "--port", "0", "--max-concurrent", "1"],
+        cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        first = process.stdout.readline()
+        assert first.startswith("jobs API at http://127.0.0.1:")
+        url = first.split()[-1]
+        lines = [process.stdout.readline() for _ in range(4)]
+        assert f"--api {url} --storage {tmp_path / 'farm' / 'storage'}" in lines[1]
+        assert JobsClient(url).list_jobs("queued").items == []
+        process.send_signal(signal.SIGINT)
+        rest, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, rest
+    assert "stopping" in rest
