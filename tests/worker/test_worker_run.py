@@ -4,14 +4,18 @@ every kind of bad input, transient failures and the time limit."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 import socket
 import subprocess
+import threading
+import time
 
 import boto3
 import pytest
 from botocore.config import Config
 
+from handlers import worker as worker_handler
 from renderlib import browser, renderer
 from renderlib.composition import Composition
 from renderlib.farm.storage import S3Storage
@@ -230,3 +234,45 @@ def test_time_limit_stops_the_render_and_fails(client, local_storage, tmp_path, 
     assert leftover_processes(str(marker)) == {}
     assert list(marker.iterdir()) == []
     assert not local_storage.exists(f"renders/{ORG}/run/{after.id}/video.mp4")
+
+
+def test_job_requeued_by_the_reaper_mid_render_is_left_alone(
+    client, local_storage, tmp_path, marker_tmpdir
+):
+    """The reaper requeues the job while this attempt renders (its heartbeat looked
+    stale): the heartbeat learns it, the render stops, the job is not touched."""
+    folder = tiny_run(tmp_path / "run", 20.0, moving=True)
+    job = submit_and_claim(client, str(local_storage.root), folder).job
+
+    def reap_once_rendering():
+        while not any(
+            (e.message or "").startswith("rendering") for e in client.list_events(job.id)
+        ):
+            time.sleep(0.1)
+        client.requeue(job.id, "no heartbeat for 180 s", expected_status=JobStatus.RUNNING)
+
+    reaper = threading.Thread(target=reap_once_rendering, daemon=True)
+    reaper.start()
+    outcome = run(client, local_storage, job)
+    reaper.join(timeout=30)
+
+    assert outcome.status == "not-ours"
+    after = client.get_job(job.id)
+    assert after.status == JobStatus.QUEUED and after.retry_count == 1
+    assert after.failure_reason == "no heartbeat for 180 s"
+    assert client.list_render_runs(job.id) == []
+    assert not local_storage.exists(f"renders/{ORG}/run/{job.id}/video.mp4")
+    assert leftover_processes(str(marker_tmpdir)) == {}
+
+
+def test_handler_refuses_to_start_without_its_environment(capsys, monkeypatch):
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", [])  # restored after the test
+    monkeypatch.setattr(root, "level", root.level)
+    assert worker_handler.main({"JOB_ATTEMPT": "0"}) == 2
+    assert worker_handler.main({"JOB_ID": "j-1", "JOB_ATTEMPT": "zero"}) == 2
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["level"] for line in lines] == ["ERROR", "ERROR"]
+    assert "JOB_ID is not set" in lines[0]["message"]
+    assert lines[1]["jobId"] == "j-1"
+    assert "JOB_ATTEMPT='zero' is not a whole number" in lines[1]["message"]
