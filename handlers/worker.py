@@ -64,7 +64,8 @@ def _number(env: dict[str, str], name: str, kind: type, default):
     try:
         return kind(raw)
     except ValueError:
-        raise RenderlibError(f"{name}={raw!r} is not a {kind.__name__}") from None
+        expected = "a whole number" if kind is int else "a number"
+        raise RenderlibError(f"{name}={raw!r} is not {expected}") from None
 
 
 def _int_or_none(raw: str | None) -> int | None:

@@ -112,3 +112,5 @@ class Heartbeat:
             self.lost.set()
         except JobsApiError as exc:
             log.warning("heartbeat failed, will try again: %s", exc)
+        except Exception:  # noqa: BLE001 - a dead heartbeat thread would get the job reaped
+            log.exception("heartbeat failed, will try again")

@@ -14,8 +14,10 @@ import logging
 import os
 import sys
 import time
+import urllib.request
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any, TextIO
 
 METRICS_NAMESPACE = "BabulusRender"
@@ -66,9 +68,9 @@ def emit_metric(
     cluster: str | None = None,
     fields: Mapping[str, Any] | None = None,
 ) -> None:
-    """Log one EMF line recording ``name`` = ``value`` for the cluster (ECS_CLUSTER or
-    "local")."""
-    cluster = cluster or os.environ.get("ECS_CLUSTER") or "local"
+    """Log one EMF line recording ``name`` = ``value`` for the cluster (default:
+    ``cluster_name()``)."""
+    cluster = cluster or cluster_name()
     emf = {
         "_aws": {
             "Timestamp": int(time.time() * 1000),
@@ -85,3 +87,23 @@ def emit_metric(
         **(fields or {}),
     }
     logger.info("metric %s=%s", name, value, extra={"fields": emf})
+
+
+@cache
+def cluster_name() -> str:
+    """The ECS cluster this process runs in: ECS_CLUSTER, else the cluster of the task
+    as the ECS task metadata endpoint tells it (a worker task is not given ECS_CLUSTER),
+    else "local"."""
+    if os.environ.get("ECS_CLUSTER"):
+        return os.environ["ECS_CLUSTER"]
+    metadata = os.environ.get("ECS_CONTAINER_METADATA_URI_V4")
+    if metadata:
+        try:
+            with urllib.request.urlopen(f"{metadata}/task", timeout=2) as answer:
+                arn = json.load(answer).get("Cluster") or ""
+        except (OSError, ValueError) as exc:
+            logging.getLogger(__name__).warning("cannot read the ECS task metadata: %s", exc)
+        else:
+            if arn:
+                return arn.rpartition("/")[2]  # arn:aws:ecs:REGION:ACCOUNT:cluster/NAME
+    return "local"

@@ -16,6 +16,7 @@ import logging
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from renderlib.errors import (
     BadInputError,
@@ -31,6 +32,9 @@ from renderlib.farm.storage import RENDERS_PREFIX, Storage, download_generation_
 from renderlib.jobs.client import JobsClient
 from renderlib.jobs.records import Job, RenderRun
 from renderlib.jobs.status import JobStatus
+
+if TYPE_CHECKING:
+    from renderlib.renderer import RenderResult
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +67,7 @@ class _Rendered:
     generation_run_id: str
     mp4_key: str
     poster_key: str
-    result: object  # renderlib.RenderResult
+    result: RenderResult
 
 
 def run_worker(

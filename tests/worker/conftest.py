@@ -4,7 +4,10 @@ started here on 127.0.0.1, and tiny generation runs (320x180 or smaller, 10 fps)
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -64,6 +67,18 @@ def local_storage(tmp_path) -> LocalStorage:
 
 
 @pytest.fixture
+def marker_tmpdir(monkeypatch):
+    """A short temp folder made TMPDIR for this process and its children, so every
+    process the worker starts can be found by it (short: Chromium puts its socket
+    there, and socket paths are limited to 107 bytes)."""
+    folder = Path(tempfile.mkdtemp(prefix="wk-"))
+    monkeypatch.setenv("TMPDIR", str(folder))
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
 def api(tmp_path):
     with start_server(tmp_path / "jobs.db") as server:
         yield server
@@ -74,8 +89,11 @@ def client(api) -> JobsClient:
     return JobsClient(api.url, retries=1, backoff_seconds=0.01)
 
 
-def tiny_run(folder: Path, seconds: float = 2.0, *, width: int = 320, fps: int = 10) -> Path:
-    """A one-scene generation run of ``seconds`` with a short narration tone."""
+def tiny_run(
+    folder: Path, seconds: float = 2.0, *, width: int = 320, fps: int = 10, moving: bool = False
+) -> Path:
+    """A one-scene generation run of ``seconds`` with a short narration tone; ``moving``
+    adds a progress bar that changes every frame, so every frame is captured."""
     audio = folder / "audio"
     audio.mkdir(parents=True)
     subprocess.run(
@@ -95,7 +113,8 @@ def tiny_run(folder: Path, seconds: float = 2.0, *, width: int = 320, fps: int =
                 "start": 0,
                 "end": seconds,
                 "background": "#204080",
-                "layers": [{"type": "title", "subtitle": "worker test"}],
+                "layers": [{"type": "title", "subtitle": "worker test"}]
+                + ([{"type": "progress", "interval": 1 / fps}] if moving else []),
             }
         ],
     }
@@ -105,6 +124,25 @@ def tiny_run(folder: Path, seconds: float = 2.0, *, width: int = 320, fps: int =
     (folder / "script.json").write_text(json.dumps(script))
     (folder / "timeline.json").write_text(json.dumps(timeline))
     return folder
+
+
+def leftover_processes(marker: str) -> dict[int, str]:
+    """Processes (other than this one) whose command line or environment mentions
+    ``marker``, by pid: a temp folder given to the worker as TMPDIR reaches every
+    Chromium, chromedriver and ffmpeg it starts."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            state = (entry / "stat").read_text().rsplit(") ", 1)[-1].split()[0]
+            cmdline = (entry / "cmdline").read_bytes()
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if state != "Z" and (marker.encode() in cmdline or marker.encode() in environ):
+            found[int(entry.name)] = cmdline.replace(b"\0", b" ").decode(errors="replace")
+    return found
 
 
 def submit_and_claim(client: JobsClient, storage_url: str, folder: Path, **options):
