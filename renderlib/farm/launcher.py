@@ -340,8 +340,13 @@ class LocalLauncher:
 
 
 def _signal(popen: subprocess.Popen, signum: int) -> None:
+    """SIGTERM goes to the worker alone (it stops its own browsers and encoders, as ECS's
+    init process forwards it); SIGKILL to its whole process group, as when ECS kills a task."""
     try:
-        popen.send_signal(signum)
+        if signum == signal.SIGKILL:
+            os.killpg(popen.pid, signum)
+        else:
+            popen.send_signal(signum)
     except ProcessLookupError:
         pass
 

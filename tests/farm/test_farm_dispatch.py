@@ -323,3 +323,32 @@ def test_bounded_work_per_invocation(client, launcher, settings):
 def test_unknown_event_is_an_error(client, launcher, settings):
     with pytest.raises(Exception, match="Scheduled Events"):
         dispatch({"hello": "world"}, client, launcher, settings)
+
+
+def test_capacity_counts_only_the_worker_family(client, launcher, settings, ecs):
+    settings_ecs = launcher.settings
+    ecs.register_task_definition(
+        family="something-else",
+        containerDefinitions=[{"name": "x", "image": "x", "memory": 512}],
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="256",
+        memory="512",
+    )
+    network = {
+        "awsvpcConfiguration": {
+            "subnets": list(settings_ecs.subnets),
+            "securityGroups": list(settings_ecs.security_groups),
+        }
+    }
+    for _ in range(3):
+        ecs.run_task(
+            cluster=settings_ecs.cluster,
+            taskDefinition="something-else",
+            launchType="FARGATE",
+            networkConfiguration=network,
+        )
+    assert launcher.active_task_count() == 0
+    job = client.create_job("org-1", INPUT)
+    report = dispatch(SCHEDULE_EVENT, client, launcher, replace(settings, max_concurrent_tasks=1))
+    assert report.launched == [job.id] and launcher.active_task_count() == 1

@@ -4,6 +4,7 @@ ffmpeg. Five submitted jobs with at most two at once all succeed."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -139,3 +140,44 @@ def test_farm_up_command_prints_how_to_submit_and_stops_on_ctrl_c(tmp_path):
             process.wait()
     assert process.returncode == 0, rest
     assert "stopping" in rest
+
+
+def test_a_killed_worker_is_reaped_and_a_later_attempt_finishes_the_job(tmp_path):
+    run = tiny_run(tmp_path / "run")
+    script = json.loads((run / "script.json").read_text())
+    script["meta"]["duration"] = script["scenes"][0]["end"] = 6.0
+    (run / "script.json").write_text(json.dumps(script))
+    config = FarmConfig(
+        folder=tmp_path / "farm", max_concurrent=1, port=0, render_workers=1, sweep_interval=2.0
+    )
+    with LocalFarm(config) as farm:
+        client = JobsClient(farm.url)
+        job = submit_generation_run(client, run, "demo", str(farm.storage)).job
+        deadline = time.monotonic() + 300
+        while not any(
+            (e.message or "").startswith("rendering") for e in client.list_events(job.id)
+        ):
+            assert time.monotonic() < deadline, client.get_job(job.id).status
+            time.sleep(0.1)
+        task = client.get_job(job.id).task_arn
+        # As ECS kills a task: the worker and every process it started, at once.
+        os.killpg(int(task.split("/")[-1]), signal.SIGKILL)
+        while client.get_job(job.id).status not in FINISHED_STATUSES:
+            assert time.monotonic() < deadline, client.get_job(job.id).status
+            time.sleep(0.5)
+        done = client.get_job(job.id)
+        assert done.status == JobStatus.SUCCEEDED and done.retry_count == 1
+        requeued = [
+            e.message for e in client.list_events(job.id) if "requeued" in (e.message or "")
+        ]
+        assert len(requeued) == 1 and "exit code 137" in requeued[0]
+        (render_run,) = client.list_render_runs(job.id)
+        mp4s = list((farm.storage / "renders").rglob("*.mp4"))
+        assert mp4s == [farm.storage / render_run.mp4_artifact_key]
+        probe = subprocess.run(
+            ["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0",
+             "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", str(mp4s[0])],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        assert int(probe.stdout.strip()) == 60
+    assert processes_mentioning(str(tmp_path)) == []
