@@ -96,6 +96,8 @@ def handle_event(
         report = dispatcher.sweep()
     elif kind == TASK_STOPPED:
         report = dispatcher.reap_stopped_task(event["detail"])
+        # A task ended: its slot is free for the oldest queued job now, not at the next sweep.
+        dispatcher.dispatch_queued(report)
     else:
         report = Report(kind)
     log_event(
@@ -192,18 +194,30 @@ class Dispatcher:
 
     def dispatch_ids(self, job_ids: list[str], report: Report) -> Report:
         """Claim and launch these jobs in order, within capacity and budget."""
+        self._launch_in_order(job_ids, self._launch_budget(report), report)
+        return report
+
+    def dispatch_queued(self, report: Report) -> Report:
+        """Launch the oldest queued render jobs the free capacity allows."""
         budget = self._launch_budget(report)
+        if budget > 0:
+            # Other dispatchers may win some claims: read a few more jobs than slots.
+            limit = min(self.settings.max_jobs_examined, 2 * budget + 10)
+            queued = self._jobs(JobStatus.QUEUED, report, limit)
+            self._launch_in_order([job.id for job in queued], budget, report)
+        return report
+
+    def _launch_in_order(self, job_ids: list[str], budget: int, report: Report) -> None:
         for job_id in job_ids:
             if budget <= 0 or self._out_of_time(report):
-                break
+                return
             if self._claim_and_launch(job_id, report):
                 budget -= 1
-        return report
 
     def sweep(self) -> Report:
         report = Report(SWEEP)
         self.reap_lost_jobs(report)
-        queued = self._queued_render_jobs(report)
+        queued = self._jobs(JobStatus.QUEUED, report)
         self._publish_queue_metrics(queued)
         return self.dispatch_ids([job.id for job in queued], report)
 
@@ -257,10 +271,6 @@ class Dispatcher:
                 self._retry_or_fail(job.id, attempt, str(error), JobStatus.CLAIMED, report)
         except ClaimLostError:
             pass  # the job moved on (canceled, or a task from an earlier try started it)
-
-    def _queued_render_jobs(self, report: Report) -> list[Job]:
-        """Queued render jobs, oldest first, at most max_jobs_examined of them."""
-        return self._jobs(JobStatus.QUEUED, report)
 
     def _publish_queue_metrics(self, queued: list[Job]) -> None:
         oldest = (self.clock() - queued[0].created_at).total_seconds() if queued else 0.0
@@ -372,9 +382,10 @@ class Dispatcher:
             status=str(job.status),
         )
 
-    def _jobs(self, status: JobStatus, report: Report) -> list[Job]:
-        """Render jobs in ``status``, oldest first: at most max_jobs_examined read."""
-        jobs, limit = [], self.settings.max_jobs_examined
+    def _jobs(self, status: JobStatus, report: Report, limit: int | None = None) -> list[Job]:
+        """Render jobs in ``status``, oldest first: at most ``limit`` (default
+        max_jobs_examined) read."""
+        jobs, limit = [], limit or self.settings.max_jobs_examined
         for read, job in enumerate(
             self.client.iter_jobs(status, page_size=min(limit, 100)), start=1
         ):

@@ -202,8 +202,9 @@ def test_stopped_event_requeues_then_fails_with_stop_and_exit_code(client, launc
     report = dispatch(crash, client, launcher, settings)
 
     assert report.requeued == [job.id]
+    assert report.launched == [job.id]  # its slot is free: attempt 1 starts at once
     stored = client.get_job(job.id)
-    assert stored.status == JobStatus.QUEUED and stored.retry_count == 1
+    assert stored.status == JobStatus.CLAIMED and stored.retry_count == 1
     assert "stop code EssentialContainerExited" in stored.failure_reason
     assert "exit code 137" in stored.failure_reason
 
@@ -222,12 +223,15 @@ def test_stopped_event_requeues_then_fails_with_stop_and_exit_code(client, launc
     )
 
 
-def test_stopped_event_of_a_finished_job_changes_nothing(client, launcher, settings, ecs):
-    job = client.create_job("org-1", INPUT)
+def test_stopped_event_of_a_finished_job_frees_its_slot_for_the_next(
+    client, launcher, settings, ecs
+):
+    settings = replace(settings, max_concurrent_tasks=1)
+    first, second = (client.create_job("org-1", INPUT) for _ in range(2))
     dispatch(SCHEDULE_EVENT, client, launcher, settings)
-    client.mark_running(job.id, attempt=0)
-    client.succeed(job.id, attempt=0)
-    arn = client.get_job(job.id).task_arn
+    client.mark_running(first.id, attempt=0)
+    client.succeed(first.id, attempt=0)
+    arn = client.get_job(first.id).task_arn
     ecs.stop_task(cluster=launcher.settings.cluster, task=arn, reason="done")
     (task,) = ecs.describe_tasks(cluster=launcher.settings.cluster, tasks=[arn])["tasks"]
 
@@ -239,7 +243,8 @@ def test_stopped_event_of_a_finished_job_changes_nothing(client, launcher, setti
     )
 
     assert report.requeued == report.failed == []
-    assert client.get_job(job.id).status == JobStatus.SUCCEEDED
+    assert client.get_job(first.id).status == JobStatus.SUCCEEDED
+    assert report.launched == [second.id]
 
 
 def test_task_state_changes_other_than_stopped_are_ignored(client, launcher, settings):

@@ -78,8 +78,9 @@ def test_a_crashed_process_is_reaped_through_its_stopped_event(tmp_path, client)
 
     report = handle_event(event, client=client, launcher=launcher, settings=settings)
 
-    assert report.requeued == [job.id]
+    assert report.requeued == [job.id] and report.launched == [job.id]  # attempt 1
+    launcher.stop_all(timeout=10)
     stored = client.get_job(job.id)
-    assert stored.status == JobStatus.QUEUED and stored.retry_count == 1
+    assert stored.status == JobStatus.CLAIMED and stored.retry_count == 1
     assert "exit code 3" in stored.failure_reason
     assert (tmp_path / "logs" / f"{job.id}-0.log").exists()
