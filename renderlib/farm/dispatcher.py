@@ -5,7 +5,8 @@ that invoke it (see docs/farm.md):
 - a DynamoDB stream batch of the Job table: dispatch those queued render jobs now;
 - an EventBridge "Scheduled Event" (the sweep): reap lost jobs, dispatch queued jobs
   oldest first as capacity allows, publish the queue metrics;
-- an ECS "Task State Change" with lastStatus STOPPED: reap that task's job.
+- an ECS "Task State Change" with lastStatus STOPPED: reap that task's job, then fill
+  the freed slot with the oldest queued jobs.
 
 Rules that make every job run exactly once per attempt:
 
