@@ -38,6 +38,10 @@ class OutputPathError(BadInputError):
     """The output path cannot be written."""
 
 
+class ArtifactNotFoundError(GenerationRunError):
+    """A file a generation run names is not in storage (or may not be read there)."""
+
+
 class BrowserError(RenderlibError):
     """Chromium or chromedriver failed (crashed, could not start): transient."""
 
@@ -48,6 +52,24 @@ class EncodeError(RenderlibError):
 
 class VerificationError(RenderlibError):
     """The produced file does not match what was asked for."""
+
+
+class ConfigError(RenderlibError):
+    """A setting (an environment variable, a command-line option) is missing or invalid."""
+
+
+class LaunchError(RenderlibError):
+    """A worker task could not be launched (RunTask refused or failed, a process would not
+    start). ``task_may_exist``: the request may have gone through before the error (a
+    timeout), so a new launch must reuse the same idempotency token."""
+
+    def __init__(self, message: str, *, task_may_exist: bool) -> None:
+        super().__init__(message)
+        self.task_may_exist = task_may_exist
+
+
+class StorageError(RenderlibError):
+    """S3 or the storage folder failed (unreachable, throttled, disk full): transient."""
 
 
 class JobsApiError(RenderlibError):

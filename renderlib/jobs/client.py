@@ -215,18 +215,27 @@ class JobsClient:
         *,
         expected_status: JobStatus | str | None = None,
         count_retry: bool = True,
+        attempt: int | None = None,
     ) -> Job:
         """Back to queued (retryCount + 1 unless ``count_retry`` is False), conditional on
         the job still being in ``expected_status`` (default: the status read now) at
-        the same retry count. The reason is kept in failureReason and in a status event."""
-        job = self.get_job(job_id)
+        the same retry count (given ``attempt``: at that one). The reason is kept in
+        failureReason and in a status event."""
+        job = self._get_attempt(job_id, attempt)
         return self._requeue(job, reason, expected_status, count_retry)
 
     def retry_or_fail(
-        self, job_id: str, reason: str, *, expected_status: JobStatus | str | None = None
+        self,
+        job_id: str,
+        reason: str,
+        *,
+        expected_status: JobStatus | str | None = None,
+        attempt: int | None = None,
     ) -> Job:
-        """requeue while retryCount < maxRetries, else fail: the one retry policy."""
-        job = self.get_job(job_id)
+        """requeue while retryCount < maxRetries, else fail: the one retry policy. Given
+        ``attempt``, only while the job is still at that attempt (a late report about an
+        earlier attempt's task cannot touch the next one)."""
+        job = self._get_attempt(job_id, attempt)
         if job.retry_count < job.max_retries:
             return self._requeue(job, reason, expected_status, True)
         return self._fail(
@@ -249,10 +258,16 @@ class JobsClient:
         return job
 
     def fail(
-        self, job_id: str, reason: str, *, expected_status: JobStatus | str | None = None
+        self,
+        job_id: str,
+        reason: str,
+        *,
+        expected_status: JobStatus | str | None = None,
+        attempt: int | None = None,
     ) -> Job:
-        """-> failed with ``reason``, conditional on the status (default: as read now)."""
-        return self._fail(self.get_job(job_id), reason, expected_status)
+        """-> failed with ``reason``, conditional on the status (default: as read now)
+        and the retry count (given ``attempt``: that one)."""
+        return self._fail(self._get_attempt(job_id, attempt), reason, expected_status)
 
     # Events
 
@@ -393,6 +408,17 @@ class JobsClient:
     def execute(self, document: str, variables: Mapping[str, Any] | None = None) -> dict:
         """Run any GraphQL document; the data, or the mapped JobsApiError."""
         return self._data(document, dict(variables or {}))
+
+    def _get_attempt(self, job_id: str, attempt: int | None) -> Job:
+        """The job as read now; ClaimLostError if it has moved past ``attempt``. The
+        update that follows is conditional on this read's retryCount, so the check holds."""
+        job = self.get_job(job_id)
+        if attempt is not None and job.retry_count != attempt:
+            raise ClaimLostError(
+                f"job {job_id} is at attempt {job.retry_count}, not {attempt}",
+                CONDITION_ERROR_TYPE,
+            )
+        return job
 
     def _requeue(
         self, job: Job, reason: str, expected_status: JobStatus | str | None, count_retry: bool

@@ -3,19 +3,20 @@ generation run folder whose files are first copied to the farm's storage and
 registered as a GenerationRun.
 
 Storage is a local folder (the local farm's stand-in for S3) or ``s3://BUCKET[/PREFIX]``.
-A run's files land under ``[PREFIX/]generation-runs/<orgId>/<videoId>/<runId>/``, keeping
+A run's files land under ``[PREFIX/]generations/<orgId>/<videoId>/<runId>/``, keeping
 their paths relative to the folder; those keys are what the GenerationRun records.
+``generations/`` is the prefix the cloud workers may read (infra's inputsPrefix).
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from renderlib.errors import BadInputError, GenerationRunError
+from renderlib.farm.storage import GENERATIONS_PREFIX, storage_from_url
 from renderlib.jobs.client import JobsClient
 from renderlib.jobs.records import GenerationRun, Job
 
@@ -56,15 +57,16 @@ def submit_generation_run(
             raise GenerationRunError(f"{folder}: a generation run needs {name}")
     video_id = video_id or _video_id(folder)
     run_id = str(uuid.uuid4())
-    root, prefix = _split_storage(storage)
-    base = f"{prefix}generation-runs/{org_id}/{video_id}/{run_id}/"
+    store = storage_from_url(storage)
+    base = store.key(GENERATIONS_PREFIX, org_id, video_id, run_id) + "/"
     files = sorted(
         p
         for p in folder.rglob("*")
         if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
     )
     keys = {p: base + p.relative_to(folder).as_posix() for p in files}
-    _upload(root, keys)
+    for path, key in keys.items():
+        store.upload(path, key)
     run = client.create_generation_run(
         org_id,
         video_id,
@@ -91,28 +93,3 @@ def _video_id(folder: Path) -> str:
             if isinstance(candidate, str) and candidate:
                 return candidate
     return folder.resolve().name
-
-
-def _split_storage(storage: str) -> tuple[str, str]:
-    """(root, key prefix): ("s3://bucket", "prefix/") or ("/local/dir", "")."""
-    if storage.startswith("s3://"):
-        bucket, _, prefix = storage[len("s3://") :].partition("/")
-        if not bucket:
-            raise BadInputError(f"storage {storage!r}: expected s3://BUCKET[/PREFIX]")
-        prefix = prefix.strip("/")
-        return f"s3://{bucket}", f"{prefix}/" if prefix else ""
-    return storage, ""
-
-
-def _upload(root: str, keys: dict[Path, str]) -> None:
-    if root.startswith("s3://"):
-        import boto3
-
-        s3 = boto3.client("s3")
-        for path, key in keys.items():
-            s3.upload_file(str(path), root[len("s3://") :], key)
-        return
-    for path, key in keys.items():
-        target = Path(root) / key
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, target)

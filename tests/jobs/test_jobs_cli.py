@@ -80,7 +80,7 @@ def test_submit_run_folder_to_local_storage(api, run_folder, tmp_path, capsys):
     assert job.status == JobStatus.QUEUED and job.kind == "render" and job.org_id == "org-1"
     run = client.get_generation_run(job.input["generationRunId"])
     assert job.input == {"generationRunId": run.id, "videoId": "video-7"}
-    prefix = f"generation-runs/org-1/video-7/{run.id}/"
+    prefix = f"generations/org-1/video-7/{run.id}/"
     assert run.artifact_prefix == prefix
     assert run.script_artifact_key == prefix + "script.json"
     assert run.timeline_artifact_key == prefix + "timeline.json"
@@ -100,7 +100,7 @@ def test_submit_run_folder_to_s3(api, run_folder, aws_env):
         client, run_folder, "org-1", "s3://farm-bucket/inputs", video_id="video-9"
     )
     run = submitted.generation_run
-    assert run.script_artifact_key.startswith("inputs/generation-runs/org-1/video-9/")
+    assert run.script_artifact_key.startswith("inputs/generations/org-1/video-9/")
     body = s3.get_object(Bucket="farm-bucket", Key=run.timeline_artifact_key)["Body"].read()
     assert json.loads(body) == {"clips": []}
 

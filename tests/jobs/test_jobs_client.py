@@ -131,6 +131,20 @@ def test_requeue_retry_or_fail_and_fail(any_client):
     assert messages[-1] == "failed: script.json: scene 2 ends before it starts"
 
 
+def test_requeue_and_fail_scoped_to_an_attempt(any_client):
+    """A late report about attempt 0 (its task stopped) cannot touch attempt 1."""
+    client = any_client
+    job = client.create_job("org-1", INPUT, max_retries=3)
+    client.claim(job.id, "agent-a")
+    client.retry_or_fail(job.id, "task stopped", attempt=0)
+    client.claim(job.id, "agent-a")
+    for call in (client.retry_or_fail, client.requeue, client.fail):
+        with pytest.raises(ClaimLostError, match="at attempt 1, not 0"):
+            call(job.id, "late report about attempt 0", attempt=0)
+    assert client.get_job(job.id).status == JobStatus.CLAIMED
+    assert client.requeue(job.id, "launch failed", attempt=1, count_retry=False).retry_count == 1
+
+
 def test_invalid_transition_is_an_error(any_client):
     job = any_client.create_job("org-1", INPUT)
     with pytest.raises(JobsApiError) as caught:
@@ -173,11 +187,11 @@ def test_generation_runs(any_client):
     run = any_client.create_generation_run(
         "org-1",
         "video-1",
-        "generation-runs/org-1/video-1/r/script.json",
-        "generation-runs/org-1/video-1/r/timeline.json",
-        ["generation-runs/org-1/video-1/r/audio/n1.wav"],
-        artifact_prefix="generation-runs/org-1/video-1/r/",
+        "generations/org-1/video-1/r/script.json",
+        "generations/org-1/video-1/r/timeline.json",
+        ["generations/org-1/video-1/r/audio/n1.wav"],
+        artifact_prefix="generations/org-1/video-1/r/",
     )
     fetched = any_client.get_generation_run(run.id)
     assert fetched == run
-    assert fetched.audio_artifact_keys == ("generation-runs/org-1/video-1/r/audio/n1.wav",)
+    assert fetched.audio_artifact_keys == ("generations/org-1/video-1/r/audio/n1.wav",)

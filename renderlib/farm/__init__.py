@@ -1,0 +1,1 @@
+"""The render farm's logic: storage, the worker (and the dispatcher)."""

@@ -1,0 +1,419 @@
+"""The dispatcher: claims queued render jobs, launches one worker task per job attempt,
+and reaps jobs whose task died. One entry point, ``handle_event``, for the three events
+that invoke it (see docs/farm.md):
+
+- a DynamoDB stream batch of the Job table: dispatch those queued render jobs now;
+- an EventBridge "Scheduled Event" (the sweep): reap lost jobs, dispatch queued jobs
+  oldest first as capacity allows, publish the queue metrics;
+- an ECS "Task State Change" with lastStatus STOPPED: reap that task's job, then fill
+  the freed slot with the oldest queued jobs.
+
+Rules that make every job run exactly once per attempt:
+
+- claim (conditional queued -> claimed) BEFORE launch: of racing dispatchers only one
+  claim wins, and only the winner launches;
+- the launch is idempotent per attempt (RunTask clientToken = job id + attempt);
+- every reap is conditional on the job still being at the attempt the evidence is about.
+
+Capacity = max concurrent tasks - the worker tasks ECS lists as pending or running, read
+once per invocation and counted down as this invocation launches. Racing dispatchers can
+each see the same free capacity, so infra reserves one concurrent dispatcher.
+
+Launch failures: a RunTask exception (throttling, timeout, 5xx) may hide a task that
+started, so the job is requeued WITHOUT counting a retry: the next launch has the same
+attempt, hence the same client token, and gets that task back rather than a second one.
+When ECS answers with ``failures`` (no task exists), the retry IS counted: the next
+launch gets a fresh token (ECS may replay a token's first answer for 24 h), and a job
+ECS keeps refusing ends failed with ECS's reason. Jobs put back from claimed are left
+to the next sweep (not re-dispatched from the stream), so a broken launch is retried
+once a sweep, never in a tight loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from renderlib.errors import BadInputError, ClaimLostError, JobNotFoundError, LaunchError
+from renderlib.farm.launcher import Launcher, TaskState, task_state_from_ecs
+from renderlib.farm.logs import emit_metric
+from renderlib.farm.settings import DispatchSettings
+from renderlib.jobs.client import JobsClient
+from renderlib.jobs.records import Job
+from renderlib.jobs.status import JobStatus
+
+STREAM = "stream"
+SWEEP = "sweep"
+TASK_STOPPED = "task-stopped"
+TASK_STATE = "task-state"  # a task state change other than STOPPED: nothing to do
+
+log = logging.getLogger("renderlib.farm.dispatcher")
+
+
+@dataclass
+class Report:
+    """What one invocation did (also logged as its last line)."""
+
+    kind: str
+    capacity: int | None = None
+    launched: list[str] = field(default_factory=list)
+    requeued: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    claims_lost: int = 0
+    examined: int = 0
+    out_of_budget: bool = False
+
+
+def handle_event(
+    event: Mapping[str, Any],
+    *,
+    client: JobsClient,
+    launcher: Launcher,
+    settings: DispatchSettings,
+    clock: Callable[[], datetime] | None = None,
+    agent_id: str | None = None,
+    remaining_seconds: Callable[[], float] | None = None,
+) -> Report:
+    """Handle one invocation. ``clock`` gives the time now (UTC); ``remaining_seconds`` the
+    time left to this invocation (from Lambda's context): no new work starts when less
+    than the settings' margin is left."""
+    dispatcher = Dispatcher(
+        client,
+        launcher,
+        settings,
+        clock=clock or (lambda: datetime.now(UTC)),
+        agent_id=agent_id or default_agent_id(),
+        remaining_seconds=remaining_seconds,
+    )
+    kind = event_kind(event)
+    if kind == STREAM:
+        report = dispatcher.dispatch_ids(stream_job_ids(event["Records"]), Report(kind))
+    elif kind == SWEEP:
+        report = dispatcher.sweep()
+    elif kind == TASK_STOPPED:
+        report = dispatcher.reap_stopped_task(event["detail"])
+        # A task ended: its slot is free for the oldest queued job now, not at the next sweep.
+        dispatcher.dispatch_queued(report)
+    else:
+        report = Report(kind)
+    log_event(
+        log,
+        "invocation done",
+        kind=report.kind,
+        capacity=report.capacity,
+        launched=len(report.launched),
+        requeued=len(report.requeued),
+        failed=len(report.failed),
+        claims_lost=report.claims_lost,
+        examined=report.examined,
+        out_of_budget=report.out_of_budget,
+    )
+    return report
+
+
+def event_kind(event: Mapping[str, Any]) -> str:
+    if isinstance(event.get("Records"), list):
+        return STREAM
+    detail_type = event.get("detail-type")
+    if detail_type == "Scheduled Event":
+        return SWEEP
+    if detail_type == "ECS Task State Change":
+        detail = event.get("detail") or {}
+        return TASK_STOPPED if detail.get("lastStatus") == "STOPPED" else TASK_STATE
+    raise BadInputError(
+        "the dispatcher handles Job stream records, Scheduled Events and ECS Task State "
+        f"Change events; got an event with keys {sorted(event)}"
+    )
+
+
+def stream_job_ids(records: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Ids of the jobs the batch shows queued (render jobs), in stream order, once each.
+
+    A job whose old image was ``claimed`` went back to the queue because its launch failed
+    or its task never started: the sweep retries it, not the stream (no tight loop)."""
+    ids: list[str] = []
+    for record in records:
+        if record.get("eventName") not in ("INSERT", "MODIFY"):
+            continue
+        images = record.get("dynamodb") or {}
+        new, old = images.get("NewImage") or {}, images.get("OldImage") or {}
+        if _attr(new, "status") != "queued" or _attr(new, "kind") != "render":
+            continue
+        if _attr(old, "status") == "claimed":
+            continue
+        job_id = _attr(new, "id")
+        if job_id and job_id not in ids:
+            ids.append(job_id)
+    return ids
+
+
+def _attr(image: Mapping[str, Any], name: str) -> str | None:
+    value = image.get(name) or {}
+    return value.get("S") if isinstance(value, Mapping) else None
+
+
+def default_agent_id() -> str:
+    return f"dispatcher:{socket.gethostname()}:{os.getpid()}"
+
+
+def job_of_task(detail: Mapping[str, Any]) -> tuple[str, int] | None:
+    """(job id, attempt) from a task's JOB_ID/JOB_ATTEMPT container overrides."""
+    env: dict[str, str] = {}
+    for override in (detail.get("overrides") or {}).get("containerOverrides") or []:
+        for item in override.get("environment") or []:
+            env[item.get("name")] = item.get("value")
+    attempt = env.get("JOB_ATTEMPT") or ""
+    if env.get("JOB_ID") and attempt.isdigit():
+        return env["JOB_ID"], int(attempt)
+    return None
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        client: JobsClient,
+        launcher: Launcher,
+        settings: DispatchSettings,
+        *,
+        clock: Callable[[], datetime],
+        agent_id: str,
+        remaining_seconds: Callable[[], float] | None,
+    ) -> None:
+        self.client = client
+        self.launcher = launcher
+        self.settings = settings
+        self.clock = clock
+        self.agent_id = agent_id
+        self.remaining_seconds = remaining_seconds
+
+    # Dispatch
+
+    def dispatch_ids(self, job_ids: list[str], report: Report) -> Report:
+        """Claim and launch these jobs in order, within capacity and budget."""
+        self._launch_in_order(job_ids, self._launch_budget(report), report)
+        return report
+
+    def dispatch_queued(self, report: Report) -> Report:
+        """Launch the oldest queued render jobs the free capacity allows."""
+        budget = self._launch_budget(report)
+        if budget > 0:
+            # Other dispatchers may win some claims: read a few more jobs than slots.
+            limit = min(self.settings.max_jobs_examined, 2 * budget + 10)
+            queued = self._jobs(JobStatus.QUEUED, report, limit)
+            self._launch_in_order([job.id for job in queued], budget, report)
+        return report
+
+    def _launch_in_order(self, job_ids: list[str], budget: int, report: Report) -> None:
+        for job_id in job_ids:
+            if budget <= 0 or self._out_of_time(report):
+                return
+            if self._claim_and_launch(job_id, report):
+                budget -= 1
+
+    def sweep(self) -> Report:
+        report = Report(SWEEP)
+        self.reap_lost_jobs(report)
+        queued = self._jobs(JobStatus.QUEUED, report)
+        self._publish_queue_metrics(queued)
+        return self.dispatch_ids([job.id for job in queued], report)
+
+    def _launch_budget(self, report: Report) -> int:
+        report.capacity = max(
+            0, self.settings.max_concurrent_tasks - self.launcher.active_task_count()
+        )
+        return min(report.capacity, self.settings.max_launches_per_call)
+
+    def _claim_and_launch(self, job_id: str, report: Report) -> bool:
+        try:
+            job = self.client.claim(job_id, self.agent_id)
+        except (ClaimLostError, JobNotFoundError):
+            report.claims_lost += 1
+            return False
+        attempt = job.retry_count
+        try:
+            task_id = self.launcher.launch(job, attempt)
+        except LaunchError as exc:
+            self._launch_failed(job, attempt, exc, report)
+            return False
+        try:
+            self.client.set_task_arn(job.id, task_id, agent_id=self.agent_id)
+        except ClaimLostError:
+            pass  # the worker already finished or requeued it: nothing to record
+        report.launched.append(job.id)
+        log_event(log, "launched", job_id=job.id, attempt=attempt, task=task_id)
+        return True
+
+    def _launch_failed(self, job: Job, attempt: int, error: LaunchError, report: Report) -> None:
+        log_event(
+            log,
+            "launch failed",
+            level=logging.WARNING,
+            job_id=job.id,
+            attempt=attempt,
+            error=str(error),
+            retry_counted=not error.task_may_exist,
+        )
+        try:
+            if error.task_may_exist:
+                self.client.requeue(
+                    job.id,
+                    f"launch failed, retrying: {error}",
+                    expected_status=JobStatus.CLAIMED,
+                    count_retry=False,
+                    attempt=attempt,
+                )
+                report.requeued.append(job.id)
+            else:
+                self._retry_or_fail(job.id, attempt, str(error), JobStatus.CLAIMED, report)
+        except ClaimLostError:
+            pass  # the job moved on (canceled, or a task from an earlier try started it)
+
+    def _publish_queue_metrics(self, queued: list[Job]) -> None:
+        oldest = (self.clock() - queued[0].created_at).total_seconds() if queued else 0.0
+        cluster = self.settings.metrics_cluster
+        emit_metric(log, "QueuedJobs", len(queued), cluster=cluster)
+        emit_metric(
+            log, "OldestQueuedJobAgeSeconds", max(0.0, oldest), unit="Seconds", cluster=cluster
+        )
+
+    # Reap
+
+    def reap_stopped_task(self, detail: Mapping[str, Any]) -> Report:
+        """A worker task stopped: if its job is still claimed or running at the task's
+        attempt, the worker did not finish it (crash, OOM, failed to start): retry or fail."""
+        report = Report(TASK_STOPPED)
+        found = job_of_task(detail)
+        if found is None:
+            log_event(log, "stopped task names no job", task=detail.get("taskArn"))
+            return report
+        job_id, attempt = found
+        try:
+            job = self.client.get_job(job_id)
+        except JobNotFoundError:
+            return report
+        report.examined = 1
+        if job.status not in (JobStatus.CLAIMED, JobStatus.RUNNING) or job.retry_count != attempt:
+            return report  # the worker finished, failed or requeued it itself
+        state = task_state_from_ecs(detail, _container_name(detail))
+        self._retry_or_fail(job.id, attempt, state.describe(), job.status, report)
+        return report
+
+    def reap_lost_jobs(self, report: Report) -> None:
+        """Claimed jobs whose task stopped, vanished or never started the job, and running
+        jobs whose heartbeat is older than the lease: retry or fail each."""
+        claimed = self._jobs(JobStatus.CLAIMED, report)
+        running = self._jobs(JobStatus.RUNNING, report)
+        now = self.clock()
+        lease = self.settings.heartbeat_lease_seconds
+        stale = [
+            (job, (now - (job.heartbeat_at or job.updated_at)).total_seconds()) for job in running
+        ]
+        stale = [(job, age) for job, age in stale if age > lease]
+        task_ids = [job.task_arn for job in claimed if job.task_arn]
+        task_ids += [job.task_arn for job, _ in stale if job.task_arn]
+        states = self.launcher.task_states(task_ids) if task_ids else {}
+
+        for job in claimed:
+            if self._out_of_time(report):
+                return
+            reason = self._claimed_job_problem(job, states.get(job.task_arn or ""), now)
+            if reason is None:
+                continue
+            try:
+                if job.task_arn:
+                    self._retry_or_fail(job.id, job.retry_count, reason, job.status, report)
+                else:
+                    # Claimed but no task recorded: the dispatcher stopped between claim and
+                    # launch. Same attempt again: the client token finds a task it started.
+                    self.client.requeue(
+                        job.id,
+                        reason,
+                        expected_status=JobStatus.CLAIMED,
+                        count_retry=False,
+                        attempt=job.retry_count,
+                    )
+                    report.requeued.append(job.id)
+            except ClaimLostError:
+                continue
+        for job, age in stale:
+            if self._out_of_time(report):
+                return
+            reason = f"no heartbeat for {age:.0f} s"
+            state = states.get(job.task_arn or "")
+            if state is not None and state.stopped:
+                reason += f" ({state.describe()})"
+            try:
+                self._retry_or_fail(job.id, job.retry_count, reason, job.status, report)
+            except ClaimLostError:
+                continue
+
+    def _claimed_job_problem(self, job: Job, state: TaskState | None, now: datetime) -> str | None:
+        waited = (now - job.updated_at).total_seconds()
+        if job.task_arn is None:
+            if waited > self.settings.claim_timeout_seconds:
+                return f"claimed {waited:.0f} s ago but no task was recorded"
+            return None
+        if state is None:
+            # Just launched tasks may not be visible yet; ECS forgets stopped ones after ~1 h.
+            if waited > self.settings.heartbeat_lease_seconds:
+                return f"task {job.task_arn} is unknown to the cluster"
+            return None
+        if state.stopped:
+            return f"{state.describe()} before the job started"
+        if waited > self.settings.claim_timeout_seconds:
+            return f"task {job.task_arn} did not start the job in {waited:.0f} s"
+        return None
+
+    def _retry_or_fail(
+        self, job_id: str, attempt: int, reason: str, status: JobStatus, report: Report
+    ) -> None:
+        job = self.client.retry_or_fail(job_id, reason, expected_status=status, attempt=attempt)
+        (report.failed if job.status == JobStatus.FAILED else report.requeued).append(job_id)
+        log_event(
+            log,
+            "reaped" if job.status == JobStatus.QUEUED else "failed",
+            job_id=job_id,
+            attempt=attempt,
+            reason=reason,
+            status=str(job.status),
+        )
+
+    def _jobs(self, status: JobStatus, report: Report, limit: int | None = None) -> list[Job]:
+        """Render jobs in ``status``, oldest first: at most ``limit`` (default
+        max_jobs_examined) read."""
+        jobs, limit = [], limit or self.settings.max_jobs_examined
+        for read, job in enumerate(
+            self.client.iter_jobs(status, page_size=min(limit, 100)), start=1
+        ):
+            report.examined += 1
+            if job.kind == "render":
+                jobs.append(job)
+            if read >= limit or self._out_of_time(report):
+                break
+        return jobs
+
+    def _out_of_time(self, report: Report) -> bool:
+        if self.remaining_seconds is None:
+            return False
+        if self.remaining_seconds() < self.settings.time_margin_seconds:
+            report.out_of_budget = True
+            return True
+        return False
+
+
+def _container_name(detail: Mapping[str, Any]) -> str:
+    """The worker container of an ECS event: the one the overrides name."""
+    overrides = (detail.get("overrides") or {}).get("containerOverrides") or [{}]
+    return overrides[0].get("name") or ""
+
+
+def log_event(
+    logger: logging.Logger, message: str, *, level: int = logging.INFO, **fields: Any
+) -> None:
+    """A log line with fields (JSON once renderlib.farm.logs.configure_logging is set up)."""
+    logger.log(level, message, extra={"fields": fields})

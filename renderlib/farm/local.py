@@ -1,0 +1,153 @@
+"""The local farm: the cloud's code paths on one machine, with no AWS.
+
+    jobs API       renderlib.jobs.server over SQLite     (cloud: AppSync + DynamoDB)
+    dispatcher     renderlib.farm.dispatcher             (cloud: the same, in Lambda)
+    job stream     a poll of the queue every 0.5 s       (cloud: the Job table's stream)
+    sweep          every ``sweep_interval`` seconds      (cloud: EventBridge schedule)
+    STOPPED events LocalLauncher.stopped_events()        (cloud: ECS via EventBridge)
+    worker tasks   ``python -m handlers.worker`` processes, one per job attempt
+    S3             the folder FOLDER/storage              (cloud: the render bucket)
+
+Everything lives in one folder: jobs.db, storage/ (generation runs, renders/...) and
+logs/ (one log per worker process).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from renderlib.farm.dispatcher import handle_event
+from renderlib.farm.launcher import LocalLauncher
+from renderlib.farm.settings import DispatchSettings
+from renderlib.jobs.client import JobsClient
+from renderlib.jobs.server import RunningServer, start_server
+
+log = logging.getLogger("renderlib.farm.local")
+
+SCHEDULED_EVENT = {"detail-type": "Scheduled Event", "source": "renderlib.local", "detail": {}}
+
+
+def queued_stream_event(job_ids: list[str]) -> dict:
+    """What the Job table's stream would deliver for these newly queued render jobs."""
+    return {
+        "Records": [
+            {
+                "eventName": "INSERT",
+                "eventSource": "renderlib.local",
+                "dynamodb": {
+                    "NewImage": {
+                        "id": {"S": job_id},
+                        "status": {"S": "queued"},
+                        "kind": {"S": "render"},
+                    }
+                },
+            }
+            for job_id in job_ids
+        ]
+    }
+
+
+@dataclass
+class FarmConfig:
+    folder: Path
+    max_concurrent: int = 2
+    port: int = 4000
+    host: str = "127.0.0.1"
+    render_workers: int | None = None  # browsers per job; None: the worker decides
+    poll_interval: float = 0.5
+    sweep_interval: float = 15.0
+    heartbeat_interval: float = 10.0
+    heartbeat_lease: float = 60.0
+    stop_timeout: float = 30.0
+
+
+class LocalFarm:
+    """``with LocalFarm(config) as farm:`` runs the API, the dispatcher thread and the
+    workers it launches; leaving the block stops the dispatcher, SIGTERMs the workers (each
+    requeues its job) and then stops the API."""
+
+    def __init__(self, config: FarmConfig) -> None:
+        self.config = config
+        self.folder = Path(config.folder).resolve()
+        self.storage = self.folder / "storage"
+        self.server: RunningServer | None = None
+        self.client: JobsClient | None = None
+        self.launcher: LocalLauncher | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None, "the farm is not started"
+        return self.server.url
+
+    def __enter__(self) -> LocalFarm:
+        self.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        config = self.config
+        self.storage.mkdir(parents=True, exist_ok=True)
+        self.server = start_server(self.folder / "jobs.db", port=config.port, host=config.host)
+        self.client = JobsClient(self.server.url, retries=2, backoff_seconds=0.2)
+        env = {
+            "JOBS_API_URL": self.server.url,
+            "JOBS_API_AUTH": "none",
+            "RENDERLIB_STORAGE": str(self.storage),
+            "HEARTBEAT_INTERVAL_SECONDS": str(config.heartbeat_interval),
+            "ECS_CLUSTER": "local",
+        }
+        if config.render_workers:
+            env["RENDER_WORKERS"] = str(config.render_workers)
+        self.launcher = LocalLauncher(env, self.folder / "logs")
+        self.settings = DispatchSettings(
+            max_concurrent_tasks=config.max_concurrent,
+            heartbeat_lease_seconds=config.heartbeat_lease,
+            claim_timeout_seconds=max(60.0, 4 * config.heartbeat_lease),
+        )
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="farm-dispatcher", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop dispatching first (so nothing relaunches), then the workers, then the API."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        if self.launcher is not None:
+            self.launcher.stop_all(self.config.stop_timeout)
+        if self.server is not None:
+            self.server.stop()
+
+    def _run(self) -> None:
+        next_sweep = 0.0
+        while not self._stop.is_set():
+            try:
+                for event in self.launcher.stopped_events():
+                    self._handle(event)
+                if time.monotonic() >= next_sweep:
+                    self._handle(SCHEDULED_EVENT)
+                    next_sweep = time.monotonic() + self.config.sweep_interval
+                elif self.launcher.active_task_count() < self.config.max_concurrent:
+                    queued = self.client.list_queued_render_jobs(limit=self.config.max_concurrent)
+                    if queued:
+                        self._handle(queued_stream_event([job.id for job in queued]))
+            except Exception:  # noqa: BLE001 - keep dispatching; the sweep catches up
+                log.exception("dispatcher loop failed; retrying")
+            self._stop.wait(self.config.poll_interval)
+
+    def _handle(self, event: dict) -> None:
+        handle_event(
+            event,
+            client=self.client,
+            launcher=self.launcher,
+            settings=self.settings,
+            agent_id="local-farm",
+        )

@@ -1,0 +1,233 @@
+"""Where the farm keeps files: an S3 bucket in the cloud, a local folder on a laptop.
+
+Keys are the bucket's keys (``generations/<org>/<video>/<run>/script.json``,
+``renders/<org>/<video>/<job>/video.mp4``); a local folder holds the same keys as
+relative paths. A storage may carry a key prefix (``s3://bucket/prefix``): it is put
+in front of the keys the farm makes up (``storage.key(...)``); keys read from a
+record (a GenerationRun's artifact keys) are used as they are.
+
+An upload appears at its key only once the whole file is there: S3 publishes an
+object (single or multipart upload) only when it completes, and a local upload is
+written under a temporary name in the same folder and then renamed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from pathlib import Path, PurePosixPath
+
+from renderlib.errors import ArtifactNotFoundError, BadInputError, StorageError
+from renderlib.jobs.records import GenerationRun
+
+GENERATIONS_PREFIX = "generations"
+RENDERS_PREFIX = "renders"
+# Files above this go up in parts of this size, several at once.
+MULTIPART_CHUNK_BYTES = 16 * 1024 * 1024
+
+
+class Storage(ABC):
+    def __init__(self, prefix: str = "") -> None:
+        prefix = prefix.strip("/")
+        self.prefix = f"{prefix}/" if prefix else ""
+
+    def key(self, *parts: str) -> str:
+        """A key the farm makes up: the storage's prefix, then ``parts`` joined by '/'."""
+        return self.prefix + "/".join(part.strip("/") for part in parts)
+
+    @abstractmethod
+    def url(self, key: str) -> str:
+        """Where ``key`` is, for messages: s3://bucket/key or a local path."""
+
+    @abstractmethod
+    def download(self, key: str, path: Path) -> None:
+        """Copy ``key`` to ``path``. ArtifactNotFoundError if it is missing or may not
+        be read; StorageError if storage failed."""
+
+    @abstractmethod
+    def upload(self, path: Path, key: str, content_type: str | None = None) -> None:
+        """Put ``path`` at ``key``, visible there only once complete. StorageError on failure."""
+
+    @abstractmethod
+    def exists(self, key: str) -> bool: ...
+
+
+class LocalStorage(Storage):
+    """A folder standing in for the bucket (the local farm)."""
+
+    def __init__(self, root: Path | str, prefix: str = "") -> None:
+        super().__init__(prefix)
+        self.root = Path(root).absolute()
+
+    def path(self, key: str) -> Path:
+        relative = PurePosixPath(key)
+        if relative.is_absolute() or ".." in relative.parts or not relative.parts:
+            raise BadInputError(f"storage key {key!r}: expected a relative key without '..'")
+        return self.root.joinpath(*relative.parts)
+
+    def url(self, key: str) -> str:
+        return str(self.path(key))
+
+    def download(self, key: str, path: Path) -> None:
+        source = self.path(key)
+        if not source.is_file():
+            raise ArtifactNotFoundError(f"{source} does not exist")
+        try:
+            shutil.copyfile(source, path)
+        except OSError as exc:
+            raise StorageError(f"cannot copy {source}: {exc}") from exc
+
+    def upload(self, path: Path, key: str, content_type: str | None = None) -> None:
+        target = self.path(key)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            handle, partial = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+            os.close(handle)
+            try:
+                shutil.copyfile(path, partial)
+                os.replace(partial, target)
+            except BaseException:
+                Path(partial).unlink(missing_ok=True)
+                raise
+        except OSError as exc:
+            raise StorageError(f"cannot write {target}: {exc}") from exc
+
+    def exists(self, key: str) -> bool:
+        return self.path(key).is_file()
+
+
+class S3Storage(Storage):
+    """A bucket, through a boto3 S3 client (its retries apply to every call)."""
+
+    def __init__(self, bucket: str, client, prefix: str = "") -> None:
+        super().__init__(prefix)
+        self.bucket = bucket
+        self.client = client
+
+    def url(self, key: str) -> str:
+        return f"s3://{self.bucket}/{key}"
+
+    def download(self, key: str, path: Path) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.download_file(self.bucket, key, str(path))
+        except ClientError as exc:
+            code = _error_code(exc)
+            if code in ("404", "NoSuchKey", "NotFound"):
+                raise ArtifactNotFoundError(f"{self.url(key)} does not exist") from None
+            if code in ("403", "AccessDenied", "Forbidden"):
+                # Without s3:ListBucket a missing key also answers 403.
+                raise ArtifactNotFoundError(
+                    f"{self.url(key)} cannot be read: it is missing, or outside the "
+                    f"'{GENERATIONS_PREFIX}/' prefix the workers may read"
+                ) from None
+            raise StorageError(f"cannot download {self.url(key)}: {exc}") from exc
+        except BotoCoreError as exc:
+            raise StorageError(f"cannot download {self.url(key)}: {exc}") from exc
+
+    def upload(self, path: Path, key: str, content_type: str | None = None) -> None:
+        from boto3.s3.transfer import TransferConfig
+        from botocore.exceptions import BotoCoreError, ClientError
+        from s3transfer.exceptions import S3UploadFailedError
+
+        config = TransferConfig(
+            multipart_threshold=MULTIPART_CHUNK_BYTES, multipart_chunksize=MULTIPART_CHUNK_BYTES
+        )
+        extra = {"ContentType": content_type} if content_type else None
+        try:
+            # A failed multipart upload is aborted by boto3, so no part is left behind.
+            self.client.upload_file(str(path), self.bucket, key, ExtraArgs=extra, Config=config)
+        except (BotoCoreError, ClientError, S3UploadFailedError) as exc:
+            raise StorageError(f"cannot upload {self.url(key)}: {exc}") from exc
+
+    def exists(self, key: str) -> bool:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if _error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise StorageError(f"cannot read {self.url(key)}: {exc}") from exc
+        except BotoCoreError as exc:
+            raise StorageError(f"cannot read {self.url(key)}: {exc}") from exc
+        return True
+
+
+def storage_from_url(location: str, client=None) -> Storage:
+    """``s3://BUCKET[/PREFIX]`` or a local folder."""
+    if location.startswith("s3://"):
+        bucket, _, prefix = location[len("s3://") :].partition("/")
+        if not bucket:
+            raise BadInputError(f"storage {location!r}: expected s3://BUCKET[/PREFIX]")
+        return S3Storage(bucket, client or s3_client(), prefix)
+    return LocalStorage(location)
+
+
+def storage_from_env(env: Mapping[str, str] | None = None) -> Storage:
+    """RENDER_BUCKET (the cloud worker's bucket) or RENDERLIB_STORAGE (a folder or
+    s3://BUCKET[/PREFIX])."""
+    env = os.environ if env is None else env
+    if env.get("RENDER_BUCKET"):
+        return S3Storage(env["RENDER_BUCKET"], s3_client())
+    if env.get("RENDERLIB_STORAGE"):
+        return storage_from_url(env["RENDERLIB_STORAGE"])
+    raise BadInputError("no storage configured: set RENDER_BUCKET or RENDERLIB_STORAGE")
+
+
+def s3_client():
+    """An S3 client that retries throttling and connection errors (standard mode);
+    AWS_ENDPOINT_URL and the usual AWS variables configure it."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3",
+        config=Config(
+            retries={"mode": "standard", "max_attempts": 5}, connect_timeout=10, read_timeout=60
+        ),
+    )
+
+
+def run_prefix(run: GenerationRun) -> str:
+    """The key prefix of a run's files: its artifactPrefix, else the script's folder."""
+    if run.artifact_prefix:
+        return run.artifact_prefix.rstrip("/") + "/"
+    folder = run.script_artifact_key.rpartition("/")[0]
+    return f"{folder}/" if folder else ""
+
+
+def download_generation_run(storage: Storage, run: GenerationRun, folder: Path) -> Path:
+    """Lay the run's files out in ``folder`` as a generation run folder.
+
+    script.json and timeline.json get those names; each audio file keeps its path
+    relative to the run's prefix (which is what timeline.json refers to), or its
+    bare name if it lies outside the prefix.
+    """
+    prefix = run_prefix(run)
+    wanted = {"script.json": run.script_artifact_key, "timeline.json": run.timeline_artifact_key}
+    for key in run.audio_artifact_keys:
+        relative = key[len(prefix) :] if key.startswith(prefix) else key.rpartition("/")[2]
+        parts = PurePosixPath(relative).parts
+        if not parts or ".." in parts:
+            raise BadInputError(f"generation run {run.id}: audio key {key!r} is not a file key")
+        wanted[relative] = key
+    folder.mkdir(parents=True, exist_ok=True)
+    for relative, key in wanted.items():
+        target = folder.joinpath(*PurePosixPath(relative).parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            storage.download(key, target)
+        except ArtifactNotFoundError as exc:
+            raise ArtifactNotFoundError(
+                f"generation run {run.id}: {relative} is missing: {exc}"
+            ) from None
+    return folder
+
+
+def _error_code(exc) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))

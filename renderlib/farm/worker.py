@@ -1,0 +1,264 @@
+"""One render job, start to finish, as the farm's worker task runs it.
+
+    claimed --mark_running--> running --render, upload, RenderRun--> succeeded
+                                 |--bad input--------------------> failed (reason)
+                                 |--transient error, time limit--> queued (retryCount+1) / failed
+                                 '--SIGTERM----------------------> queued (retryCount+1)
+
+Every state change is conditional on the job still being this attempt's; when it is
+not (another attempt owns it, the reaper requeued it, it was canceled) the worker
+stops without touching it. docs/worker.md explains the choices.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from renderlib.errors import (
+    BadInputError,
+    ClaimLostError,
+    JobNotFoundError,
+    JobsApiError,
+    RenderlibError,
+)
+from renderlib.farm.heartbeat import Heartbeat
+from renderlib.farm.interrupts import Interrupts, Terminated, TimeLimitExceeded
+from renderlib.farm.logs import emit_metric
+from renderlib.farm.storage import RENDERS_PREFIX, Storage, download_generation_run
+from renderlib.jobs.client import JobsClient
+from renderlib.jobs.records import Job, RenderRun
+from renderlib.jobs.status import JobStatus
+
+if TYPE_CHECKING:
+    from renderlib.renderer import RenderResult
+
+log = logging.getLogger(__name__)
+
+MP4_NAME = "video.mp4"
+POSTER_NAME = "poster.jpg"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How the attempt ended.
+
+    status: succeeded | failed | requeued | not-ours (another attempt owns the job,
+    or it was requeued or canceled meanwhile) | unreported (the jobs API could not
+    be told; the reaper will requeue the job).
+    """
+
+    status: str
+    reason: str | None = None
+    render_run: RenderRun | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.status == "unreported" else 0
+
+
+@dataclass(frozen=True)
+class _Rendered:
+    job: Job
+    video_id: str
+    generation_run_id: str
+    mp4_key: str
+    poster_key: str
+    result: RenderResult
+
+
+def run_worker(
+    job_id: str,
+    attempt: int,
+    *,
+    client: JobsClient,
+    storage: Storage,
+    time_limit: float | None = None,
+    heartbeat_interval: float = 20.0,
+    work_dir: Path | str | None = None,
+    workers: int | None = None,
+) -> Outcome:
+    """Run attempt ``attempt`` (the job's retryCount when it was claimed) of job ``job_id``.
+
+    Must be called in the main thread: SIGTERM and the time limit stop the render by
+    raising there. ``workers`` (browsers) defaults to what the CPU count allows.
+    """
+    try:
+        job = client.mark_running(job_id, attempt=attempt)
+    except (ClaimLostError, JobNotFoundError) as exc:
+        log.warning("not starting: job is not claimed for attempt %s (%s)", attempt, exc)
+        return Outcome("not-ours", str(exc))
+    except JobsApiError as exc:
+        log.error("cannot mark the job running: %s", exc)
+        return Outcome("unreported", str(exc))
+    log.info("job running", extra={"fields": {"orgId": job.org_id}})
+
+    with Interrupts(time_limit) as interrupts:
+        heartbeat = Heartbeat(client, job_id, attempt, heartbeat_interval)
+        try:
+            with (
+                heartbeat,
+                tempfile.TemporaryDirectory(prefix="renderlib-job-", dir=work_dir) as tmp,
+            ):
+                rendered = _render_job(job, client, storage, heartbeat, Path(tmp), workers)
+                # Done: a signal from here on must not cut the report short.
+                interrupts.disarm()
+        except BaseException as exc:  # noqa: BLE001 - every ending is reported below
+            interrupts.disarm()
+            return _report_failure(client, job, attempt, exc)
+        return _report_success(client, job, attempt, rendered)
+
+
+def _render_job(
+    job: Job,
+    client: JobsClient,
+    storage: Storage,
+    heartbeat: Heartbeat,
+    tmp: Path,
+    workers: int | None,
+) -> _Rendered:
+    import renderlib
+
+    heartbeat.set_stage("loading", 0.0)
+    generation_run_id, video_id = _parse_input(job)
+    run = client.get_generation_run(generation_run_id)
+    video_id = video_id or run.video_id
+    run_dir = tmp / "run"
+    download_generation_run(storage, run, run_dir)
+    try:
+        composition = renderlib.load_source(run_dir)
+    except BadInputError as exc:
+        raise type(exc)(_without_folder(str(exc), run_dir)) from None
+    log.info(
+        "rendering %dx%d, %d frames at %g fps",
+        composition.width,
+        composition.height,
+        composition.frame_count,
+        composition.fps,
+        extra={"fields": {"generationRunId": run.id, "videoId": video_id}},
+    )
+    result = renderlib.render(
+        composition, tmp / "output" / MP4_NAME, workers=workers, progress=heartbeat.render_progress
+    )
+    log.info(result.summary())
+
+    heartbeat.set_stage("uploading", 0.95)
+    base = storage.key(RENDERS_PREFIX, job.org_id, video_id, job.id)
+    mp4_key, poster_key = f"{base}/{MP4_NAME}", f"{base}/{POSTER_NAME}"
+    storage.upload(result.poster_path, poster_key, "image/jpeg")
+    storage.upload(result.path, mp4_key, "video/mp4")
+    log.info("uploaded %s and %s", storage.url(mp4_key), storage.url(poster_key))
+    return _Rendered(job, video_id, run.id, mp4_key, poster_key, result)
+
+
+def _parse_input(job: Job) -> tuple[str, str | None]:
+    data = job.input
+    run_id = data.get("generationRunId")
+    if not isinstance(run_id, str) or not run_id:
+        raise BadInputError(
+            'the job\'s inputJson needs "generationRunId": the id of the generation run '
+            f"to render (got {data.get('generationRunId')!r})"
+        )
+    video_id = data.get("videoId")
+    if video_id is not None and (not isinstance(video_id, str) or not video_id):
+        raise BadInputError(
+            f'the job\'s inputJson "videoId" must be a non-empty string, got {video_id!r}'
+        )
+    return run_id, video_id
+
+
+def _report_success(client: JobsClient, job: Job, attempt: int, rendered: _Rendered) -> Outcome:
+    result = rendered.result
+    try:
+        run = client.create_render_run(
+            job.id,
+            org_id=job.org_id,
+            video_id=rendered.video_id,
+            generation_run_id=rendered.generation_run_id,
+            mp4_artifact_key=rendered.mp4_key,
+            poster_artifact_key=rendered.poster_key,
+            duration=result.duration,
+            frames=result.frames,
+            width=result.width,
+            height=result.height,
+            fps=result.fps,
+            render_seconds=round(result.seconds, 3),
+        )
+        client.succeed(job.id, attempt=attempt)
+    except ClaimLostError as exc:
+        log.warning("rendered, but the job is no longer this attempt's: %s", exc)
+        return Outcome("not-ours", str(exc))
+    except JobsApiError as exc:
+        log.error("rendered, but cannot record it: %s", exc)
+        return Outcome("unreported", str(exc))
+    log.info(
+        "job succeeded",
+        extra={"fields": {"renderRunId": run.id, "mp4Key": rendered.mp4_key}},
+    )
+    emit_metric(log, "RendersSucceeded")
+    emit_metric(log, "RenderSeconds", round(result.seconds, 3), unit="Seconds")
+    return Outcome("succeeded", render_run=run)
+
+
+def _report_failure(client: JobsClient, job: Job, attempt: int, exc: BaseException) -> Outcome:
+    if isinstance(exc, ClaimLostError):
+        log.warning("stopped: %s", exc)
+        return Outcome("not-ours", str(exc))
+    try:
+        current = client.get_job(job.id)
+        if current.status != JobStatus.RUNNING or current.retry_count != attempt:
+            log.warning(
+                "stopped (%s); the job is no longer this attempt's (%s, retry %d)",
+                _describe(exc),
+                current.status,
+                current.retry_count,
+            )
+            return Outcome("not-ours", _describe(exc))
+        if isinstance(exc, Terminated):
+            # Not the job's fault: requeued whatever its retries; the new retryCount
+            # gives the next launch its own attempt number (and RunTask clientToken).
+            reason = f"{exc}; requeued to run again"
+            log.warning("stopped: %s", reason)
+            client.requeue(job.id, reason, expected_status=JobStatus.RUNNING)
+            return Outcome("requeued", reason)
+        if isinstance(exc, BadInputError | TimeLimitExceeded):
+            reason = _describe(exc)
+            log.error("job failed: %s", reason)
+            client.fail(job.id, reason, expected_status=JobStatus.RUNNING)
+            emit_metric(log, "RendersFailed")
+            return Outcome("failed", reason)
+        reason = _describe(exc)
+        log.error("attempt failed: %s", reason, exc_info=not isinstance(exc, RenderlibError))
+        after = client.retry_or_fail(job.id, reason, expected_status=JobStatus.RUNNING)
+        if after.status == JobStatus.FAILED:
+            emit_metric(log, "RendersFailed")
+            return Outcome("failed", after.failure_reason)
+        return Outcome("requeued", reason)
+    except ClaimLostError as lost:
+        log.warning("the job changed hands while reporting %s: %s", _describe(exc), lost)
+        return Outcome("not-ours", _describe(exc))
+    except JobsApiError as api_error:
+        log.error("cannot report %s: %s", _describe(exc), api_error)
+        return Outcome("unreported", _describe(exc))
+
+
+def _describe(exc: BaseException) -> str:
+    """A failureReason: the error's own message, which says what to fix."""
+    if isinstance(exc, TimeLimitExceeded):
+        return (
+            f"{exc}: shorten the video or lower its frame size or fps, "
+            "or raise the farm's job time limit"
+        )
+    if isinstance(exc, RenderlibError | Terminated):
+        return str(exc)
+    return f"internal error: {type(exc).__name__}: {exc}"
+
+
+def _without_folder(message: str, run_dir: Path) -> str:
+    """The message with the worker's temporary run folder taken out of file paths."""
+    for folder in {str(run_dir), str(run_dir.resolve())}:
+        message = message.replace(f"{folder}/", "").replace(folder, "the generation run")
+    return message
