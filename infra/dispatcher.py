@@ -86,7 +86,6 @@ class Dispatcher(pulumi.ComponentResource):
             "JOBS_API_AUTH": args.jobs_api_auth,
             "RENDER_BUCKET": args.bucket_name,
             "HEARTBEAT_LEASE_SECONDS": str(settings.heartbeat_lease_seconds),
-            "MAX_RETRIES": str(settings.max_retries),
         }
         if args.jobs_api_key_secret_arn is not None:
             environment["JOBS_API_KEY_SECRET_ARN"] = args.jobs_api_key_secret_arn

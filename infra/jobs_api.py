@@ -183,7 +183,10 @@ class JobsApi(pulumi.ComponentResource):
             timeout=10,
             memory_size=256,
             environment=aws.lambda_.FunctionEnvironmentArgs(
-                variables={env: tables[key].name for key, env in TABLE_ENV.items()}
+                variables={
+                    **{env: tables[key].name for key, env in TABLE_ENV.items()},
+                    "DEFAULT_MAX_RETRIES": str(settings.max_retries),
+                }
             ),
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(
                 log_format="Text",

@@ -43,8 +43,10 @@ class JobsService:
         store: Store,
         clock: Callable[[], str] = utc_now,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+        default_max_retries: int = DEFAULT_MAX_RETRIES,
     ) -> None:
         self.store = store
+        self.default_max_retries = default_max_retries
         self.clock = clock
         self.new_id = new_id
         self._fields: dict[tuple[str, str], Callable[..., Any]] = {
@@ -129,7 +131,7 @@ class JobsService:
             )
         values["status"] = status.value
         values.setdefault("retryCount", 0)
-        values.setdefault("maxRetries", DEFAULT_MAX_RETRIES)
+        values.setdefault("maxRetries", self.default_max_retries)
         _check_job_values(values)
         for name in ("orgId", "kind"):
             _non_empty(name, values.get(name))

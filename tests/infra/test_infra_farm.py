@@ -345,7 +345,6 @@ def test_dispatcher_lambda_and_environment_contract(run):
         "JOBS_API_AUTH": "iam",
         "RENDER_BUCKET": run.outputs["bucketName"],
         "HEARTBEAT_LEASE_SECONDS": run.config["babulus-render:heartbeatLeaseSeconds"],
-        "MAX_RETRIES": run.config["babulus-render:maxRetries"],
     }
     # The code is handlers/ and renderlib/, the PyPI deps a layer.
     assert sorted(function.inputs["code"].assets) == ["handlers", "renderlib"]

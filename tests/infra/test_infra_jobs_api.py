@@ -156,6 +156,7 @@ def test_resolver_lambda_environment_and_table_access(created):
         "JOB_EVENT_TABLE": "babulus-render-dev-JobEvent",
         "RENDER_RUN_TABLE": "babulus-render-dev-RenderRun",
         "GENERATION_RUN_TABLE": "babulus-render-dev-GenerationRun",
+        "DEFAULT_MAX_RETRIES": created.config["babulus-render:maxRetries"],
     }
     data = policy_of(created, "babulus-render-dev-jobs-resolver")[0]
     assert "dynamodb:Scan" not in data["Action"]

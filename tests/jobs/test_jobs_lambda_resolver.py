@@ -174,3 +174,11 @@ def test_events_render_runs_and_generation_runs(invoke):
 def test_unknown_field(invoke):
     with pytest.raises(ValidationError, match="no field Mutation.deleteJob"):
         invoke("Mutation", "deleteJob", input={"id": "x"})
+
+
+def test_the_farm_wide_default_max_retries_applies_to_jobs_created_without_one(invoke, monkeypatch):
+    assert create(invoke)["maxRetries"] == 3
+    monkeypatch.setenv("DEFAULT_MAX_RETRIES", "1")
+    jobs_resolver._service.cache_clear()
+    assert create(invoke)["maxRetries"] == 1
+    assert create(invoke, maxRetries=5)["maxRetries"] == 5
