@@ -1,15 +1,16 @@
 """Benchmark: renderlib against the naive way, and against bare capture, in one run.
 
-    python bench/render_speed.py [--frames 150] [--skip-memory]
+    python bench/render_speed.py [--frames 150] [--skip-memory] [--composition FILE]
 
 (a) naive: WebDriver PNG screenshots written to disk, then MoviePy
     ImageSequenceClip.write_videofile (libx264, one browser);
 (b) renderlib.render with its default workers;
 (c) bare capture: the same number of browsers doing only what a frame needs
     from the browser (seek the clock + Page.captureScreenshot JPEG), no encoding.
-All on examples/showcase (1280x720, 30 fps). Then peak memory (RSS summed over
-the whole process tree: Python, Chromium, ffmpeg) of a 10 s and a 60 s render,
-which must stay flat because frames are streamed.
+All on examples/showcase (1280x720, 30 fps) unless another composition is given.
+Then peak memory (RSS summed over the whole process tree: Python, Chromium,
+ffmpeg) of a 10 s and a 60 s render, which must stay flat because frames are
+streamed.
 Targets on 2 cores: (b) >= 3x (a); (b) >= 85% of (c).
 """
 
@@ -139,8 +140,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=150)
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--composition", type=Path, default=SHOWCASE)
     args = parser.parse_args()
-    composition = Composition.load(SHOWCASE)
+    composition = Composition.load(args.composition)
     composition = dataclasses.replace(composition, duration=args.frames / composition.fps)
     workers = default_workers(args.frames)
     quality = composition.output.resolved()["jpeg_quality"]
