@@ -88,6 +88,7 @@ class LocalStorage(Storage):
             os.close(handle)
             try:
                 shutil.copyfile(path, partial)
+                os.chmod(partial, 0o644)  # mkstemp makes it private; a stored render is not
                 os.replace(partial, target)
             except BaseException:
                 Path(partial).unlink(missing_ok=True)
