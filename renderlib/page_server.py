@@ -8,10 +8,14 @@ request fails fast instead of waiting for a time-out.
 
 from __future__ import annotations
 
+import io
+import re
 import threading
 from functools import partial
 from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 
 
 class _AssetHandler(SimpleHTTPRequestHandler):
@@ -24,9 +28,36 @@ class _AssetHandler(SimpleHTTPRequestHandler):
         if not path.is_relative_to(self._root):
             self.send_error(403, "outside the composition folder")
             return None
+        wanted = _RANGE.fullmatch(self.headers.get("Range", ""))
+        if wanted and path.is_file():
+            return self._send_range(path, wanted)
         return super().send_head()
 
+    def _send_range(self, path: Path, wanted: re.Match):
+        """A byte range of a file: media elements can only seek in a resource that has them."""
+        size = path.stat().st_size
+        first, last = wanted.groups()
+        if first:
+            start, end = int(first), min(int(last), size - 1) if last else size - 1
+        else:
+            start, end = max(0, size - int(last or 0)), size - 1
+        if start > end or start >= size:
+            self.send_response(416)
+            self.send_header("Content-Range", f"bytes */{size}")
+            self.end_headers()
+            return None
+        with path.open("rb") as file:
+            file.seek(start)
+            body = io.BytesIO(file.read(end - start + 1))
+        self.send_response(206)
+        self.send_header("Content-Type", self.guess_type(str(path)))
+        self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+        self.send_header("Content-Length", str(end - start + 1))
+        self.end_headers()
+        return body
+
     def end_headers(self) -> None:
+        self.send_header("Accept-Ranges", "bytes")
         self.send_header("Cache-Control", "no-store")
         super().end_headers()
 

@@ -1,5 +1,7 @@
 """Frame N shows the page at time N/fps, whatever clock the page animates with."""
 
+import subprocess
+
 import pytest
 
 from renderlib import Composition, render
@@ -77,3 +79,41 @@ def test_box_is_where_time_n_over_fps_puts_it(frames, frame, mechanism):
 def test_css_transition_started_by_a_timer_runs_on_virtual_time(frames, frame, expected):
     # The timer fires at 0.3 s; the transition then runs 50 px over 0.5 s.
     assert abs(left_edge(frames[frame], ROWS["transition"]) - expected) <= 1
+
+
+def test_video_elements_show_the_frame_of_the_virtual_time(page_dir):
+    # One second of video: red for the first half, blue for the second.
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=red:s=64x64:r=10:d=0.5",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=blue:s=64x64:r=10:d=0.5",
+            "-filter_complex",
+            "[0][1]concat=n=2:v=1",
+            "-c:v",
+            "libvpx",
+            "-b:v",
+            "200k",
+            "-g",
+            "1",
+            str(page_dir / "clip.webm"),
+        ],
+        check=True,
+    )
+    html = """<body style="margin:0;background:#000">
+    <video src="clip.webm" muted style="width:160px;height:90px;object-fit:fill"></video>
+    <script>const release = window.renderlib.hold("video metadata");
+    document.querySelector("video").addEventListener("loadeddata", release);</script></body>"""
+    path = write_composition(page_dir, html, fps=10, duration=1)
+    frames = decode_frames(render(Composition.load(path), page_dir / "out.mp4").path)
+    red, blue = frames[2][45, 80], frames[8][45, 80]
+    assert red[0] > 150 and red[2] < 80, red
+    assert blue[2] > 150 and blue[0] < 80, blue
