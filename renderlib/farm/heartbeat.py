@@ -35,7 +35,8 @@ class Heartbeat:
         self._stage_name = ""
         self._current = ("loading", 0.0)
         self._pending: list[tuple[str, float]] = []
-        self._reported: tuple[str, float] | None = None
+        # The worker announces "loading" itself; the first beat must not report it too.
+        self._reported: tuple[str, float] | None = self._current
         self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
 
     def set_stage(self, message: str, progress: float) -> None:
