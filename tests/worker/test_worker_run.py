@@ -79,7 +79,7 @@ def test_happy_path_s3_in_s3_out(client, s3_storage, bucket, tmp_path):
     assert poster["ContentType"] == "image/jpeg" and poster["Body"].read()[:2] == b"\xff\xd8"
 
     messages = [e.message for e in client.list_events(job.id) if e.type == "progress"]
-    assert messages[0] == "loading"
+    assert messages[0] == "loading" and messages.count("loading") == 1
     assert any(re.fullmatch(r"rendering \d+%", m) for m in messages)
     assert messages.index("encoding") < messages.index("uploading")
     statuses = [e.message for e in client.list_events(job.id) if e.type == "status"]
