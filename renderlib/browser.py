@@ -16,6 +16,7 @@ import signal
 import tempfile
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from selenium import webdriver
@@ -28,6 +29,7 @@ from renderlib.tools import tool_path
 # A fixed wall-clock origin so pages that print the date render the same every time.
 VIRTUAL_EPOCH_MS = 1_704_067_200_000  # 2024-01-01T00:00:00Z
 MIN_WINDOW = (800, 600)
+MAX_TMPDIR_LENGTH = 60
 
 _FLAGS = (
     "--headless=new",
@@ -62,7 +64,12 @@ class Browser:
     """One headless Chromium showing one page at a fixed viewport size."""
 
     def __init__(self, *, width: int, height: int, allowed_origin: str, proxy_origin: str) -> None:
-        self._profile = tempfile.mkdtemp(prefix="renderlib-chromium-")
+        # Chromium makes a Unix socket under $TMPDIR, and such a path may not exceed 107
+        # bytes: with a deeper TMPDIR it would not start at all.
+        temp_root = tempfile.gettempdir()
+        if len(temp_root) > MAX_TMPDIR_LENGTH:
+            temp_root = "/tmp"
+        self._profile = tempfile.mkdtemp(prefix="renderlib-chromium-", dir=temp_root)
         options = webdriver.ChromeOptions()
         options.binary_location = tool_path("chromium")
         for flag in _FLAGS:
@@ -74,8 +81,9 @@ class Browser:
         options.add_argument(f"--window-size={window_width},{window_height}")
         options.add_argument(f"--proxy-server=http://{proxy_origin}")
         options.add_argument(f"--proxy-bypass-list=<-loopback>;{allowed_origin}")
-        # Its own session, so close() can end chromedriver and every Chromium child at once.
-        service = Service(tool_path("chromedriver"), popen_kw={"start_new_session": True})
+        # chromedriver and Chromium stay in the caller's process group, so a Ctrl-C, a
+        # terminal hang-up or a kill of the whole group (as the local farm does) ends them too.
+        service = Service(tool_path("chromedriver"), env={**os.environ, "TMPDIR": temp_root})
         try:
             self._driver = webdriver.Chrome(options=options, service=service)
         except WebDriverException as exc:
@@ -133,13 +141,16 @@ class Browser:
     def close(self) -> None:
         try:
             self._driver.quit()
-        except Exception:  # noqa: BLE001 - the process group is killed below regardless
+        except Exception:  # noqa: BLE001 - whatever is left is killed below regardless
             pass
-        process = getattr(self._service, "process", None)
-        if process is not None:
+        if self._service.process is not None and self._service.process.poll() is None:
+            self._service.process.kill()
+            self._service.process.wait()
+        # Every Chromium process carries the profile folder on its command line.
+        for pid in _processes_mentioning(self._profile):
             try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
                 pass
         shutil.rmtree(self._profile, ignore_errors=True)
 
@@ -169,6 +180,18 @@ class Browser:
             raise HoldTimeoutError(f"the page {when}: {first}")
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise PageError(f"the page threw {when}: {first}{more}")
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if text.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                pass
+    return found
 
 
 def _runtime_source() -> str:

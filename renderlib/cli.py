@@ -8,6 +8,7 @@ printed as one line and exit 1; nothing else is caught.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from renderlib.commands import COMMANDS
@@ -26,6 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # SIGTERM stops a command the way Ctrl-C does, so it cleans up (browsers, ffmpeg,
+    # temp files) instead of leaving them behind.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         return args.func(args) or 0
     except RenderlibError as exc:

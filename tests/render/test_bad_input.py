@@ -1,9 +1,12 @@
 """Bad input gives a specific error, no partial output and no leftover Chromium or ffmpeg."""
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -153,3 +156,38 @@ def test_cli_prints_one_line_and_exits_non_zero(page_dir):
         "renderlib: error: fps: expected a number above 0 and at most 120, got 500"
     ]
     assert not (page_dir / "o.mp4").exists()
+
+
+def test_sigterm_stops_a_cli_render_and_leaves_nothing_behind(page_dir):
+    path = write_composition(page_dir, "<p>slow</p>", frames=2000)
+    output = page_dir / "out.mp4"
+    scratch = tempfile.mkdtemp(prefix="sigterm-", dir="/tmp")  # short: Chromium's profile goes here
+    process = subprocess.Popen(
+        [sys.executable, "-m", "renderlib", "render", str(path), "-o", str(output)],
+        cwd=REPO,
+        env={**os.environ, "TMPDIR": scratch},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not [p for p in processes_mentioning(str(page_dir)) if "ffmpeg" in p]:
+        assert time.monotonic() < deadline, process.communicate(timeout=60)
+        time.sleep(0.1)
+    assert [p for p in processes_mentioning(scratch) if "chromium" in p]
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 130
+    assert process.stderr.read().strip().endswith("renderlib: interrupted")
+    assert_nothing_left(page_dir, output)
+    assert processes_mentioning(scratch) == []
+    assert os.listdir(scratch) == []
+    os.rmdir(scratch)
+
+
+def test_a_deep_temp_folder_does_not_stop_chromium(page_dir, monkeypatch):
+    # Chromium's Unix socket lives under $TMPDIR; a deep one would overflow its path.
+    deep = page_dir.parent / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    monkeypatch.setenv("TMPDIR", str(deep))
+    monkeypatch.setattr(tempfile, "tempdir", str(deep))
+    path = write_composition(page_dir, "<p>hi</p>", frames=1)
+    assert render(Composition.load(path), page_dir / "out.mp4").frames == 1
