@@ -14,46 +14,25 @@ from renderlib.farm.launcher import EcsLauncher
 from renderlib.farm.settings import DispatchSettings, EcsSettings
 from renderlib.jobs.client import JobsClient
 from renderlib.jobs.server import start_server
+from tests.conftest import REGION
 
-REGION = "us-east-1"
 FAMILY = "babulus-render-worker"
 CONTAINER = "worker"
 _clusters = itertools.count()
 
 
 @pytest.fixture(scope="session")
-def moto_endpoint():
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
+def moto_endpoint(moto_endpoint):
     # moto advances a task's status on every DescribeTasks by default; keep tasks RUNNING
     # until they are stopped, as Fargate does.
     request = urllib.request.Request(
-        f"{endpoint}/moto-api/state-manager/set-transition",
+        f"{moto_endpoint}/moto-api/state-manager/set-transition",
         data=json.dumps(
             {"model_name": "ecs::task", "transition": {"progression": "manual", "times": 10**9}}
         ).encode(),
         method="POST",
     )
     urllib.request.urlopen(request).close()
-    yield endpoint
-    server.stop()
-
-
-@pytest.fixture
-def aws_env(monkeypatch, moto_endpoint):
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_REGION": REGION,
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_ENDPOINT_URL": moto_endpoint,
-    }.items():
-        monkeypatch.setenv(name, value)
     return moto_endpoint
 
 

@@ -10,8 +10,8 @@ import pytest
 
 from renderlib.jobs.client import JobsClient
 from renderlib.jobs.server import start_server
+from tests.conftest import REGION
 
-REGION = "us-east-1"
 TABLES = {
     "Job": "test-Job",
     "JobEvent": "test-JobEvent",
@@ -34,31 +34,6 @@ def api(db_path):
 @pytest.fixture
 def client(api):
     return JobsClient(api.url, retries=1, backoff_seconds=0.01)
-
-
-@pytest.fixture(scope="session")
-def moto_endpoint():
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def aws_env(monkeypatch, moto_endpoint):
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_REGION": REGION,
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_ENDPOINT_URL": moto_endpoint,
-    }.items():
-        monkeypatch.setenv(name, value)
-    return moto_endpoint
 
 
 @pytest.fixture
