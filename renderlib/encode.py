@@ -23,38 +23,13 @@ class SegmentEncoder:
     def __init__(self, path: Path, *, fps: float, crf: int, preset: str, threads: int) -> None:
         self.path = Path(path)
         self._log = tempfile.TemporaryFile()
-        command = [
-            tool_path("ffmpeg"),
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-nostdin",
-            "-f",
-            "image2pipe",
-            "-framerate",
-            _rate(fps),
-            "-c:v",
-            "mjpeg",
-            "-i",
-            "-",
-            "-c:v",
-            "libx264",
-            "-preset",
-            preset,
-            "-crf",
-            str(crf),
-            "-pix_fmt",
-            "yuv420p",
-            "-threads",
-            str(threads),
-            "-video_track_timescale",
-            _TIMESCALE,
-            "-an",
-            "-y",
+        command = _ffmpeg(
+            *f"-f image2pipe -framerate {_rate(fps)} -c:v mjpeg -i -".split(),
+            *f"-c:v libx264 -preset {preset} -crf {crf} -pix_fmt yuv420p".split(),
+            *f"-threads {threads} -video_track_timescale {_TIMESCALE} -an -y".split(),
             str(self.path),
-        ]
+        )
         self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=self._log)
-        self.frames = 0
 
     def write(self, jpeg: bytes) -> None:
         try:
@@ -64,7 +39,6 @@ class SegmentEncoder:
             raise EncodeError(
                 f"ffmpeg stopped while encoding {self.path.name}: {self._error()}"
             ) from None
-        self.frames += 1
 
     def finish(self) -> None:
         self._process.stdin.close()
@@ -109,42 +83,21 @@ def join_and_mux(
     """
     listing = output.with_suffix(".segments.txt")
     listing.write_text("".join(f"file '{segment.resolve()}'\n" for segment in segments))
-    command = [
-        tool_path("ffmpeg"),
-        "-hide_banner",
-        "-loglevel",
-        "error",
-        "-nostdin",
-        "-f",
-        "concat",
-        "-safe",
-        "0",
-        "-i",
-        str(listing),
-    ]
+    command = _ffmpeg("-f", "concat", "-safe", "0", "-i", str(listing))
     if audio is not None:
-        command += [
-            "-ss",
-            f"{audio_start:.6f}",
-            "-t",
-            f"{duration:.6f}",
-            "-i",
-            str(audio),
-            "-map",
-            "0:v",
-            "-map",
-            "1:a",
-            "-c:a",
-            "aac",
-            "-b:a",
-            audio_bitrate,
-        ]
+        command += ["-ss", f"{audio_start:.6f}", "-t", f"{duration:.6f}", "-i", str(audio)]
+        command += ["-map", "0:v", "-map", "1:a", "-c:a", "aac", "-b:a", audio_bitrate]
     command += ["-c:v", "copy", "-movflags", "+faststart", "-f", "mp4", "-y", str(output)]
     completed = subprocess.run(command, capture_output=True, text=True)
     listing.unlink()
     if completed.returncode != 0:
         lines = completed.stderr.strip().splitlines()
         raise EncodeError(f"ffmpeg failed to join the video: {lines[-1] if lines else 'no output'}")
+
+
+def _ffmpeg(*arguments: str) -> list[str]:
+    """An ffmpeg command that prints only errors and never reads the terminal."""
+    return [tool_path("ffmpeg"), "-hide_banner", "-loglevel", "error", "-nostdin", *arguments]
 
 
 def _rate(fps: float) -> str:

@@ -93,16 +93,17 @@
   // document timeline; each is paused and put at the virtual time elapsed since
   // it first appeared.
   const registerAnimations = () => {
-    for (const animation of document.getAnimations()) {
+    const animations = document.getAnimations();
+    for (const animation of animations) {
       if (!animationStarts.has(animation)) {
         animationStarts.set(animation, now);
         animation.pause();
       }
     }
+    return animations;
   };
   const seekAnimations = () => {
-    registerAnimations();
-    for (const animation of document.getAnimations()) {
+    for (const animation of registerAnimations()) {
       const started = animationStarts.get(animation);
       animation.currentTime = (now - started) * (animation.playbackRate || 1);
     }

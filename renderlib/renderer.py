@@ -58,7 +58,6 @@ class RenderResult:
 
 @dataclass(frozen=True)
 class _Segment:
-    index: int
     start: int
     end: int
     path: Path
@@ -253,17 +252,14 @@ class _Capture:
                 if self._stop.is_set():
                     raise _Cancelled()
                 state = browser.seek(first_seek if frame == segment.start else frame, frame)
-                if state.unchanged and previous is not None:
-                    jpeg = previous
-                else:
-                    jpeg = browser.capture_jpeg(self.settings["jpeg_quality"])
-                    with self._lock:
-                        self.captures += 1
+                reuse = state.unchanged and previous is not None
+                jpeg = previous if reuse else browser.capture_jpeg(self.settings["jpeg_quality"])
                 encoder.write(jpeg)
                 previous = jpeg
                 if frame == self.poster_frame:
                     self.poster = jpeg
                 with self._lock:
+                    self.captures += 0 if reuse else 1
                     self._done += 1
                     self.progress("capture", self._done, self._total)
             encoder.finish()
@@ -273,7 +269,7 @@ def _plan_segments(start: int, end: int, workers: int, work: Path) -> list[_Segm
     frames = end - start
     bounds = [start + frames * i // workers for i in range(workers + 1)]
     return [
-        _Segment(i, bounds[i], bounds[i + 1], work / f"segment-{i:03d}.mp4") for i in range(workers)
+        _Segment(bounds[i], bounds[i + 1], work / f"segment-{i:03d}.mp4") for i in range(workers)
     ]
 
 

@@ -68,6 +68,8 @@ def verify(
     problems = []
     if (found.width, found.height) != (width, height):
         problems.append(f"size {found.width}x{found.height}, expected {width}x{height}")
+    if abs(found.fps - fps) > 0.01:
+        problems.append(f"{found.fps:g} fps, expected {fps:g}")
     if found.frames != frames:
         problems.append(f"{found.frames} frames, expected {frames}")
     if abs(found.duration - expected_duration) > frame_time:
