@@ -11,13 +11,13 @@ wherever nothing plays; the render muxes it into the MP4 as AAC.
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from moviepy import AudioArrayClip, AudioClip, CompositeAudioClip, afx
-from moviepy.video.io.ffmpeg_reader import ffmpeg_parse_infos
 
 from renderlib.composition import AudioTrack, Composition
 from renderlib.errors import AudioError
@@ -34,16 +34,30 @@ def probe_audio(path: Path) -> float:
     """The duration (s) of an audio file; AudioError if it is missing or not audio."""
     if not path.is_file():
         raise AudioError(f"audio file {path} does not exist")
-    try:
-        infos = ffmpeg_parse_infos(str(path))
-    except OSError as exc:
-        raise AudioError(f"audio file {path} cannot be decoded: {_ffmpeg_reason(exc)}") from exc
-    if not infos.get("audio_found"):
+    result = subprocess.run(
+        [
+            tool_path("ffprobe"),
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration:stream=codec_type",
+            "-of",
+            "json",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        reason = result.stderr.strip().splitlines() or ["ffprobe failed"]
+        raise AudioError(f"audio file {path} cannot be decoded: {reason[-1]}")
+    info = json.loads(result.stdout)
+    if not any(s.get("codec_type") == "audio" for s in info.get("streams", [])):
         raise AudioError(f"audio file {path} has no audio stream")
-    duration = infos.get("duration") or 0
+    duration = float(info.get("format", {}).get("duration") or 0)
     if duration <= 0:
         raise AudioError(f"audio file {path} has no duration (empty or unreadable)")
-    return float(duration)
+    return duration
 
 
 def decode_audio(path: Path) -> np.ndarray:
@@ -88,17 +102,20 @@ def track_end(track: AudioTrack, source_duration: float) -> float | None:
 def mix_audio(composition: Composition, out_path: Path) -> Path:
     """Mix every audio track of ``composition`` into the WAV at ``out_path``."""
     seconds = composition.seconds
+    sources: dict[Path, np.ndarray] = {}  # a file used by several clips is decoded once
     clips = []
     for index, track in enumerate(composition.audio):
         path = composition.audio_path(track)
-        clips.append((track, _placed_clip(track, path, seconds, f"audio[{index}] ({path})")))
+        if path not in sources:
+            probe_audio(path)  # a clear error for a missing file or one that holds no audio
+            sources[path] = decode_audio(path)
+        where = f"audio[{index}] ({path})"
+        clips.append((track, _placed_clip(track, sources[path], seconds, where)))
     placed = [_ducked(clip, track, clips) if track.duck_under else clip for track, clip in clips]
-    # A silent base clip gives the mix its exact length and stereo layout, so
-    # stretches where nothing plays are written as silence. Half a sample more
-    # keeps MoviePy's int(rate * duration) from dropping the last sample.
+    # The composite is silent wherever nothing plays. Half a sample more keeps
+    # MoviePy's int(rate * duration) from dropping the last sample.
     length = (round(seconds * SAMPLE_RATE) + 0.5) / SAMPLE_RATE
-    base = AudioClip(_silence, duration=length, fps=SAMPLE_RATE)
-    mix = CompositeAudioClip([base, *placed]).with_duration(length)
+    mix = CompositeAudioClip(placed).with_duration(length)
     mix.write_audiofile(
         str(out_path),
         fps=SAMPLE_RATE,
@@ -110,10 +127,8 @@ def mix_audio(composition: Composition, out_path: Path) -> Path:
     return out_path
 
 
-def _placed_clip(track: AudioTrack, path: Path, seconds: float, where: str) -> AudioClip:
-    """The track's clip trimmed, looped, faded and placed at its start."""
-    probe_audio(path)  # a clear error for a missing file or one that holds no audio
-    samples = decode_audio(path)
+def _placed_clip(track: AudioTrack, samples: np.ndarray, seconds: float, where: str) -> AudioClip:
+    """The track's clip (``samples`` of its source) trimmed, looped, faded and placed."""
     # Time by the decoded samples, not the container's header, so loops are seamless.
     source_duration = len(samples) / SAMPLE_RATE
     if track.start >= seconds:
@@ -183,14 +198,3 @@ def _duck_gain(spans: list[tuple[float, float]], level: float) -> Callable[..., 
 
 def _scale(samples: np.ndarray, gain: np.ndarray) -> np.ndarray:
     return samples * (gain[..., None] if np.ndim(gain) else gain)
-
-
-def _silence(t: np.ndarray | float) -> np.ndarray:
-    return np.zeros((len(t), CHANNELS)) if np.ndim(t) else np.zeros(CHANNELS)
-
-
-def _ffmpeg_reason(exc: Exception) -> str:
-    """The last line of ffmpeg's complaint, which says what is wrong with the file."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    useful = [line for line in lines if "rror" in line or "nvalid" in line]
-    return (useful or lines or ["unknown error"])[-1]

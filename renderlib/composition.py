@@ -140,10 +140,7 @@ class Composition:
 
     @property
     def frame_count(self) -> int:
-        if self.frames is not None:
-            return self.frames
-        # round() first so 2.0 s at 30 fps is 60 frames even with float error.
-        return math.ceil(round(self.duration * self.fps, 6))
+        return self.frames if self.frames is not None else frame_count(self.duration, self.fps)
 
     @property
     def seconds(self) -> float:
@@ -242,6 +239,12 @@ class Composition:
         except json.JSONDecodeError as exc:
             raise CompositionError(f"{path}: not valid JSON ({exc})") from exc
         return cls.from_dict(data, base_dir=path.parent)
+
+
+def frame_count(duration: float, fps: float) -> int:
+    """Frames needed to cover ``duration`` seconds at ``fps``."""
+    # round() first so 2.0 s at 30 fps is 60 frames even with float error.
+    return math.ceil(round(duration * fps, 6))
 
 
 def _build(kind: type, data: Any, where: str) -> Any:

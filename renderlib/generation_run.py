@@ -23,6 +23,7 @@ from renderlib.composition import (
     AudioTrack,
     Composition,
     OutputSettings,
+    frame_count,
 )
 from renderlib.errors import AudioError, GenerationRunError
 
@@ -49,12 +50,12 @@ def load_generation_run(run_dir: Path | str) -> Composition:
             ends.append(end)
     duration = max(ends)
     fps = meta["fps"]
-    frame_count = math.ceil(round(duration * fps, 6))
+    frames = frame_count(duration, fps)
     poster = meta.get("poster")
-    poster_frame = None if poster is None else min(round(poster * fps), frame_count - 1)
+    poster_frame = None if poster is None else min(round(poster * fps), frames - 1)
     props = {
         "title": meta.get("title", ""),
-        "duration": frame_count / fps,
+        "duration": frames / fps,
         "theme": meta.get("theme", {}),
         "scenes": scenes,
     }
@@ -398,8 +399,6 @@ def _parse_clip(
     path = (run_dir / src).resolve()
     if Path(src).is_absolute() or not path.is_relative_to(run_dir):
         raise f.error(f"{where}.src", "a path inside the run folder", src)
-    if not path.is_file():
-        raise GenerationRunError(f"{f.file}: {where}.src: audio file {path} does not exist")
     try:
         source_duration = probe_audio(path)
     except AudioError as exc:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from renderlib.audio import SAMPLE_RATE, decode_audio
+
 
 def make_tone(
     path: Path, seconds: float, freq: float = 440, delay: float = 0.0, volume: float = 3.0
@@ -163,24 +165,5 @@ def decode_frames(mp4: Path, width: int, height: int) -> np.ndarray:
 
 
 def decode_audio_track(mp4: Path) -> tuple[np.ndarray, int]:
-    """The MP4's audio as floats, shape (n, 2), at 48 kHz."""
-    raw = subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-i",
-            str(mp4),
-            "-vn",
-            "-f",
-            "f32le",
-            "-ac",
-            "2",
-            "-ar",
-            "48000",
-            "-",
-        ],
-        check=True,
-        capture_output=True,
-    ).stdout
-    return np.frombuffer(raw, dtype="<f4").reshape(-1, 2).astype(float), 48000
+    """The MP4's audio as floats, shape (n, 2), at renderlib's mix rate."""
+    return decode_audio(mp4).astype(float), SAMPLE_RATE
