@@ -195,7 +195,8 @@ class Dispatcher:
 
     def dispatch_ids(self, job_ids: list[str], report: Report) -> Report:
         """Claim and launch these jobs in order, within capacity and budget."""
-        self._launch_in_order(job_ids, self._launch_budget(report), report)
+        if job_ids:  # a batch of records that were all skipped needs no ListTasks
+            self._launch_in_order(job_ids, self._launch_budget(report), report)
         return report
 
     def dispatch_queued(self, report: Report) -> Report:

@@ -137,8 +137,11 @@ class LocalFarm:
                     next_sweep = time.monotonic() + self.config.sweep_interval
                 elif self.launcher.active_task_count() < self.config.max_concurrent:
                     queued = self.client.list_queued_render_jobs(limit=self.config.max_concurrent)
-                    if queued:
-                        self._handle(queued_stream_event([job.id for job in queued]))
+                    # Only what the stream would call new: a requeued job carries its
+                    # failureReason and is left to the sweep, as in the cloud.
+                    new = [job.id for job in queued if job.failure_reason is None]
+                    if new:
+                        self._handle(queued_stream_event(new))
             except Exception:  # noqa: BLE001 - keep dispatching; the sweep catches up
                 log.exception("dispatcher loop failed; retrying")
             self._stop.wait(self.config.poll_interval)

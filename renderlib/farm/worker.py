@@ -207,32 +207,27 @@ def _report_failure(client: JobsClient, job: Job, attempt: int, exc: BaseExcepti
     if isinstance(exc, ClaimLostError):
         log.warning("stopped: %s", exc)
         return Outcome("not-ours", str(exc))
+    # Each report is conditional on the job still running at this attempt; if it has
+    # moved on (reaped, canceled), ClaimLostError below leaves it alone.
     try:
-        current = client.get_job(job.id)
-        if current.status != JobStatus.RUNNING or current.retry_count != attempt:
-            log.warning(
-                "stopped (%s); the job is no longer this attempt's (%s, retry %d)",
-                _describe(exc),
-                current.status,
-                current.retry_count,
-            )
-            return Outcome("not-ours", _describe(exc))
         if isinstance(exc, Terminated):
             # Not the job's fault: requeued whatever its retries; the new retryCount
             # gives the next launch its own attempt number (and RunTask clientToken).
             reason = f"{exc}; requeued to run again"
             log.warning("stopped: %s", reason)
-            client.requeue(job.id, reason, expected_status=JobStatus.RUNNING)
+            client.requeue(job.id, reason, expected_status=JobStatus.RUNNING, attempt=attempt)
             return Outcome("requeued", reason)
         if isinstance(exc, BadInputError | TimeLimitExceeded):
             reason = _describe(exc)
             log.error("job failed: %s", reason)
-            client.fail(job.id, reason, expected_status=JobStatus.RUNNING)
+            client.fail(job.id, reason, expected_status=JobStatus.RUNNING, attempt=attempt)
             emit_metric(log, "RendersFailed")
             return Outcome("failed", reason)
         reason = _describe(exc)
         log.error("attempt failed: %s", reason, exc_info=not isinstance(exc, RenderlibError))
-        after = client.retry_or_fail(job.id, reason, expected_status=JobStatus.RUNNING)
+        after = client.retry_or_fail(
+            job.id, reason, expected_status=JobStatus.RUNNING, attempt=attempt
+        )
         if after.status == JobStatus.FAILED:
             emit_metric(log, "RendersFailed")
             return Outcome("failed", after.failure_reason)
