@@ -18,7 +18,7 @@ from renderlib.jobs.client import JobsClient
 log = logging.getLogger(__name__)
 
 # Share of the whole job each stage ends at; capture fills the span before "encode".
-_STAGE_PROGRESS = {"loading": 0.0, "audio": 0.05, "capture": 0.1, "encode": 0.9, "verify": 0.93}
+_STAGE_PROGRESS = {"audio": 0.05, "capture": 0.1, "encode": 0.9, "verify": 0.93}
 _STAGE_MESSAGE = {"audio": "mixing audio", "encode": "encoding", "verify": "verifying"}
 
 
@@ -86,12 +86,13 @@ class Heartbeat:
             )
 
     def _run(self) -> None:
+        # Wait first: mark_running has just set heartbeatAt, a stage change wakes us.
         while not self.lost.is_set():
+            self._wake.wait(self.interval)
+            self._wake.clear()
             self._beat()
             if self._stopped.is_set():
                 return
-            self._wake.wait(self.interval)
-            self._wake.clear()
 
     def _beat(self) -> None:
         with self._lock:

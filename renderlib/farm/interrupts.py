@@ -30,14 +30,13 @@ class Interrupts:
     ``time_limit`` seconds after entry SIGALRM raises TimeLimitExceeded.
 
     ``disarm()`` ends the raising (the worker is then reporting the outcome and must
-    not be cut off); a signal arriving after it is only noted in ``terminated``.
+    not be cut off); a signal arriving after it is ignored.
     """
 
     SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
     def __init__(self, time_limit: float | None) -> None:
         self.time_limit = time_limit
-        self.terminated: str | None = None
         self._armed = False
         self._previous: dict[int, object] = {}
 
@@ -67,7 +66,6 @@ class Interrupts:
                 raise TimeLimitExceeded(f"the job ran past its time limit of {self.time_limit:g} s")
             return
         name = signal.Signals(signum).name
-        self.terminated = self.terminated or name
         if self._armed:
             self._armed = False
             signal.setitimer(signal.ITIMER_REAL, 0)

@@ -4,11 +4,12 @@ environment contract, exits reported as ECS STOPPED events the dispatcher reaps.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 
 from renderlib.farm.dispatcher import handle_event
-from renderlib.farm.launcher import LocalLauncher
+from renderlib.farm.launcher import LocalLauncher, project_root
 from renderlib.farm.settings import DispatchSettings
 from renderlib.jobs.status import JobStatus
 
@@ -47,7 +48,7 @@ def test_one_process_per_attempt_with_the_job_in_its_environment(tmp_path, clien
             seen = json.loads((tmp_path / f"{job.id}.json").read_text())
             assert seen["JOB_ID"] == job.id and seen["JOB_ATTEMPT"] == "0"
             assert seen["JOBS_API_URL"] == "http://127.0.0.1:9/graphql"
-            assert seen["PYTHONPATH"]
+            assert seen["PYTHONPATH"].split(os.pathsep)[0] == str(project_root())
         assert {s.last_status for s in launcher.task_states(tasks).values()} == {"RUNNING"}
     finally:
         launcher.stop_all(timeout=10)
