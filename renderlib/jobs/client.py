@@ -436,10 +436,7 @@ class JobsClient:
                 "startedAt": None,
                 "progress": None,
             },
-            {
-                "status": {"eq": str(expected_status or job.status)},
-                "retryCount": {"eq": job.retry_count},
-            },
+            _with_attempt({"status": {"eq": str(expected_status or job.status)}}, job.retry_count),
         )
         self.add_event(
             job.id, "status", f"requeued (retry {retry_count}): {reason}", org_id=job.org_id
@@ -450,10 +447,7 @@ class JobsClient:
         failed = self._update(
             job.id,
             {"status": "failed", "failureReason": reason, "finishedAt": utc_now()},
-            {
-                "status": {"eq": str(expected_status or job.status)},
-                "retryCount": {"eq": job.retry_count},
-            },
+            _with_attempt({"status": {"eq": str(expected_status or job.status)}}, job.retry_count),
         )
         self.add_event(job.id, "status", f"failed: {reason}", org_id=job.org_id)
         return failed

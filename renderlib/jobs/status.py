@@ -38,7 +38,6 @@ ALLOWED_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
 }
 
 FINISHED_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED})
-ACTIVE_STATUSES = frozenset({JobStatus.CLAIMED, JobStatus.RUNNING})
 
 
 def parse_status(value: object) -> JobStatus:

@@ -9,6 +9,7 @@ import threading
 import pytest
 
 from renderlib.jobs.client import JobsClient
+from renderlib.jobs.models import ENTITIES
 from renderlib.jobs.server import start_server
 from tests.conftest import REGION
 
@@ -42,16 +43,12 @@ def dynamodb(aws_env):
     import boto3
 
     resource = boto3.resource("dynamodb", endpoint_url=aws_env, region_name=REGION)
-    gsi = {
-        "Job": [("byStatus", "status", "createdAt")],
-        "JobEvent": [("byJob", "jobId", "createdAt")],
-        "RenderRun": [("byJob", "jobId", None)],
-        "GenerationRun": [],
-    }
     for entity, table_name in TABLES.items():
         attributes = {"id"}
         indexes = []
-        for name, hash_key, range_key in gsi[entity]:
+        for name, hash_key, range_key in (
+            (i.name, i.hash_key, i.range_key) for i in ENTITIES[entity].indexes.values()
+        ):
             schema = [{"AttributeName": hash_key, "KeyType": "HASH"}]
             attributes.add(hash_key)
             if range_key:

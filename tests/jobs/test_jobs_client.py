@@ -145,6 +145,23 @@ def test_requeue_and_fail_scoped_to_an_attempt(any_client):
     assert client.requeue(job.id, "launch failed", attempt=1, count_retry=False).retry_count == 1
 
 
+def test_a_report_read_before_the_job_moved_on_still_loses(any_client, monkeypatch):
+    """The update itself is conditional on the attempt read, not only the client's check."""
+    client = any_client
+    job = client.create_job("org-1", INPUT, max_retries=3)
+    client.claim(job.id, "agent-a")
+    stale = client.get_job(job.id)  # claimed at attempt 0
+    client.retry_or_fail(job.id, "task stopped")
+    client.claim(job.id, "agent-b")  # claimed again, now at attempt 1
+    monkeypatch.setattr(client, "get_job", lambda _id: stale)
+    for call in (client.requeue, client.fail):
+        with pytest.raises(ClaimLostError):
+            call(job.id, "late report read at attempt 0")
+    monkeypatch.undo()
+    after = client.get_job(job.id)
+    assert (after.status, after.retry_count) == (JobStatus.CLAIMED, 1)
+
+
 def test_invalid_transition_is_an_error(any_client):
     job = any_client.create_job("org-1", INPUT)
     with pytest.raises(JobsApiError) as caught:
