@@ -60,7 +60,6 @@ def stopped_tasks_pattern(cluster_arn: str, family: str) -> str:
 
 class Dispatcher(pulumi.ComponentResource):
     function_name: pulumi.Output[str]
-    function_arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: DispatcherArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("babulus:render:Dispatcher", name, None, opts)
@@ -164,5 +163,4 @@ class Dispatcher(pulumi.ComponentResource):
             )
 
         self.function_name = function.name
-        self.function_arn = function.arn
         self.register_outputs({"functionName": self.function_name})

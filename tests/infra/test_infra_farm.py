@@ -214,6 +214,8 @@ def test_cluster_has_container_insights(run):
 def test_task_definition_from_stack_config(run):
     task = run.one("aws:ecs/taskDefinition:TaskDefinition")
     config = run.config
+    # The family the dispatcher launches, its role allows and the STOPPED rule matches.
+    assert task.inputs["family"] == run.outputs["taskFamily"]
     assert task.inputs["cpu"] == config["babulus-render:taskCpu"]
     assert task.inputs["memory"] == config["babulus-render:taskMemory"]
     assert task.inputs["ephemeralStorage"]["sizeInGib"] == int(
@@ -228,7 +230,6 @@ def test_task_definition_from_stack_config(run):
     worker = container(run)
     assert worker["stopTimeout"] == int(config["babulus-render:taskStopTimeoutSeconds"])
     assert worker["linuxParameters"] == {"initProcessEnabled": True}
-    assert worker["image"] == run.outputs["image"]
     assert worker["image"] == f"{run.outputs['repositoryUrl']}:{config['babulus-render:imageTag']}"
 
 
@@ -428,7 +429,8 @@ def test_alarms_notify_the_topic(run):
 
 def test_dashboard_shows_the_dispatcher_tasks_and_queue(run):
     dashboard = run.one("aws:cloudwatch/dashboard:Dashboard")
-    assert dashboard.inputs["dashboardName"] == run.outputs["dashboardName"]
+    prefix = run.config["babulus-render:namePrefix"]
+    assert dashboard.inputs["dashboardName"] == f"{prefix}-farm"
     body = json.loads(dashboard.inputs["dashboardBody"])
     metrics = [m for w in body["widgets"] for m in w["properties"]["metrics"]]
     names = {(m[0], m[1]) for m in metrics}

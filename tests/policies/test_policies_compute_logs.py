@@ -117,3 +117,11 @@ def test_log_group_retention():
         check_resource(log_group_retention, group, {"retentionInDays": 0.0}, name="worker")
         == expected
     )
+
+
+def test_the_pack_and_the_program_allow_the_same_fargate_sizes():
+    # Two copies on purpose (the pack may not import the program); they must agree.
+    from infra.settings import FARGATE_SIZES as program_sizes
+    from policies.compute import FARGATE_SIZES as pack_sizes
+
+    assert {cpu: list(sizes) for cpu, sizes in program_sizes.items()} == pack_sizes
