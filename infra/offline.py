@@ -61,6 +61,9 @@ class RecordedResource:
     # Resource options the engine receives: protect, retainOnDelete, ignoreChanges,
     # deleteBeforeReplace, additionalSecretOutputs, dependencies (URNs).
     options: dict[str, Any] = field(default_factory=dict)
+    # What the mocks answered: the resource's id and output properties.
+    id: str | None = None
+    outputs: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -196,6 +199,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
     def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
+            answer = self.resources[response.urn]
             record = RecordedResource(
                 type=request.type,
                 name=request.name,
@@ -212,6 +216,8 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                     "additionalSecretOutputs": list(request.additionalSecretOutputs),
                     "dependencies": list(request.dependencies),
                 },
+                id=answer.id,
+                outputs=dict(answer.state),
             )
             with self._lock:
                 self.recorded.append(record)

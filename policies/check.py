@@ -10,7 +10,7 @@ config cannot be run at all, else 0.
 What the pack sees offline, and why:
 - resource policies get each resource's inputs as the mocks received them;
 - stack policies get outputs, as the engine gives them: the mocks' answer for
-  each resource (recomputed with the harness's own ``FarmMocks``) plus its
+  each resource (recorded by the offline run) plus its
   ``id``; an awsx component gets its inputs and those outputs, since its aws
   children do not exist offline;
 - the stack's outputs appear as a ``pulumi:pulumi:Stack`` resource (secret
@@ -26,11 +26,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from pulumi.runtime.mocks import MockResourceArgs
 from pulumi_policy import EnforcementLevel, PolicyProviderResource
 from pulumi_policy.deserialize import SPECIAL_SECRET_SIG, SPECIAL_SIG_KEY
 
-from infra.offline import FarmMocks, StackRun, run_stack
+from infra.offline import StackRun, run_stack
 from renderlib.errors import PolicyConfigError
 
 from . import pack_config
@@ -62,20 +61,13 @@ def _stack_resource(run: StackRun, project: str) -> Resource:
 def stack_resources(run: StackRun) -> list[Resource]:
     """The resources of one offline run, shaped as the analyzer receives them."""
     project = _project(run)
-    mocks = FarmMocks(run.config.get("aws:region", "us-east-1"))
     aws_provider = _provider(run, project)
     resources = [_stack_resource(run, project)]
     for recorded in run.resources:
-        resource_id, answer = mocks.new_resource(
-            MockResourceArgs(
-                recorded.type,
-                recorded.name,
-                dict(recorded.inputs),
-                custom=recorded.custom,
-            )
-        )
         outputs: dict[str, Any] = (
-            {**answer, "id": resource_id} if recorded.custom else {**recorded.inputs, **answer}
+            {**recorded.outputs, "id": recorded.id}
+            if recorded.custom
+            else {**recorded.inputs, **recorded.outputs}
         )
         resources.append(
             Resource(
