@@ -107,6 +107,9 @@ def test_music_is_ducked_while_narration_plays(page_dir):
     assert before == pytest.approx(band_level(plain, rate, 0.5, 1.5, 220), rel=0.05)
     assert under == pytest.approx(before * 0.25, rel=0.1)
     assert band_level(plain, rate, 2.2, 2.8, 220) == pytest.approx(before, rel=0.05)
+    # Lowered gradually over the ramp before the narration, not in one step.
+    ramping = band_level(ducked, rate, 2.0 - 2 * DUCK_RAMP / 3, 2.0 - DUCK_RAMP / 3, 220)
+    assert under * 1.2 < ramping < before * 0.9
     # Back to full level once the narration and the ramp are over.
     assert band_level(ducked, rate, 3.0 + DUCK_RAMP, 4.0, 220) == pytest.approx(before, rel=0.05)
     # The narration itself is untouched.

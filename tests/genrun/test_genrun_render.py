@@ -126,6 +126,30 @@ def test_bullets_appear_only_after_their_cue(frames):
     assert text_pixels(frames[38], *second) > 20
 
 
+def caption_box_pixels(frame: np.ndarray) -> int:
+    """Pixels of the caption's dark box, in the band above the progress bar."""
+    return int((frame[140:172].astype(int).sum(axis=2) < 120).sum())
+
+
+def test_captions_follow_the_timed_segments(frames):
+    # Cue c1 speaks "First" 2.8-3.1 s and "point." 3.1-3.5 s; nothing is captioned before.
+    assert caption_box_pixels(frames[26]) == 0
+    assert caption_box_pixels(frames[29]) > 50 and caption_box_pixels(frames[32]) > 50
+    assert np.array_equal(frames[29, 140:172], frames[30, 140:172])
+    assert np.abs(frames[29, 140:172].astype(int) - frames[32, 140:172]).mean() > 0.3
+
+
+def progress_width(frame: np.ndarray) -> int:
+    """Columns of the bottom row in the accent colour of its leftmost pixel."""
+    row = frame[H - 2].astype(int)
+    return int((np.abs(row - row[0]).sum(axis=1) < 30).sum())
+
+
+def test_progress_bar_grows_with_time(frames):
+    widths = [progress_width(frames[n]) for n in (25, 32, 41)]
+    assert 0 < widths[0] < widths[1] < widths[2] < W
+
+
 def test_poster_is_the_chosen_frame(cli_render, frames):
     poster = cli_render[0].with_suffix(".jpg")
     image = Image.open(poster)
