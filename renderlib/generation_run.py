@@ -41,16 +41,23 @@ def load_generation_run(run_dir: Path | str) -> Composition:
     script = _read_json(run_dir, "script.json")
     timeline = _read_json(run_dir, "timeline.json")
     meta, scenes = _parse_script(_Fields("script.json"), script)
-    tracks = _parse_timeline(_Fields("timeline.json"), timeline, run_dir)
+    timeline_fields = _Fields("timeline.json")
+    tracks = _parse_timeline(timeline_fields, timeline, run_dir)
 
     ends = [meta.get("duration", 0.0), scenes[-1]["end"]]
-    for track, source_duration in tracks:
+    for track, source_duration, _ in tracks:
         end = track_end(track, source_duration)
         if end is not None:
             ends.append(end)
     duration = max(ends)
     fps = meta["fps"]
     frames = frame_count(duration, fps)
+    for track, _, where in tracks:
+        # Only a clip that loops to the video's end can start after it.
+        if track.start >= frames / fps:
+            raise timeline_fields.error(
+                f"{where}.start", f"a time before the video's end ({frames / fps:g} s)", track.start
+            )
     poster = meta.get("poster")
     poster_frame = None if poster is None else min(round(poster * fps), frames - 1)
     props = {
@@ -66,7 +73,7 @@ def load_generation_run(run_dir: Path | str) -> Composition:
         fps=fps,
         duration=duration,
         props=props,
-        audio=tuple(track for track, _ in tracks),
+        audio=tuple(track for track, _, _ in tracks),
         output=OutputSettings(poster_frame=poster_frame),
         pure=True,
         base_dir=TEMPLATE_DIR,
@@ -341,8 +348,11 @@ def _parse_transition(f: _Fields, raw: Any, where: str, scene: dict) -> dict:
 # --- timeline.json ------------------------------------------------------------
 
 
-def _parse_timeline(f: _Fields, timeline: Any, run_dir: Path) -> list[tuple[AudioTrack, float]]:
-    """The clips as AudioTracks (src absolute), each with its source's duration."""
+def _parse_timeline(
+    f: _Fields, timeline: Any, run_dir: Path
+) -> list[tuple[AudioTrack, float, str]]:
+    """The clips as AudioTracks (src absolute), each with its source's duration and
+    where it stands in timeline.json."""
     f.object(timeline, "", required=("tracks",))
     raw_tracks = f.list(timeline, "tracks", "")
     names: list[str] = []
@@ -353,7 +363,7 @@ def _parse_timeline(f: _Fields, timeline: Any, run_dir: Path) -> list[tuple[Audi
         if not name or name in names:
             raise f.error(f"{where}.name", "a non-empty name no other track has", name)
         names.append(name)
-    result: list[tuple[AudioTrack, float]] = []
+    result: list[tuple[AudioTrack, float, str]] = []
     for index, raw in enumerate(raw_tracks):
         where = f"tracks[{index}]"
         duck_under, duck_volume = None, 0.3
@@ -371,11 +381,11 @@ def _parse_timeline(f: _Fields, timeline: Any, run_dir: Path) -> list[tuple[Audi
                 duck, "volume", f"{where}.duck", default=0.3, minimum=0, maximum=1
             )
         for c, clip in enumerate(f.list(raw, "clips", where)):
-            result.append(
-                _parse_clip(
-                    f, clip, f"{where}.clips[{c}]", run_dir, raw["name"], duck_under, duck_volume
-                )
+            at = f"{where}.clips[{c}]"
+            track, source_duration = _parse_clip(
+                f, clip, at, run_dir, raw["name"], duck_under, duck_volume
             )
+            result.append((track, source_duration, at))
     return result
 
 

@@ -194,6 +194,17 @@ def test_undecodable_audio(run):
         ),
         (
             "timeline.json",
+            lambda t: t["tracks"][1]["clips"][0].update(start=9),
+            r"tracks\[1\]\.clips\[0\]\.start: expected a time before the video's end "
+            r"\(6\.2 s\), got 9",
+        ),
+        (
+            "timeline.json",
+            lambda t: t["tracks"][0]["clips"][0].update(offset=100),
+            r"tracks\[0\]\.clips\[0\]\.offset: expected less than the file's length",
+        ),
+        (
+            "timeline.json",
             lambda t: t.update(clips=[]),
             r"timeline\.json: unknown field\(s\) clips; allowed: tracks$",
         ),
@@ -214,6 +225,8 @@ def test_undecodable_audio(run):
         "duck-unknown-track",
         "src-outside-run",
         "loop-not-bool",
+        "looping-clip-after-the-end",
+        "offset-past-the-file",
         "top-level-unknown",
     ],
 )
