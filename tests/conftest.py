@@ -2,6 +2,9 @@
 
 import pytest
 
+from renderlib.jobs.client import JobsClient
+from renderlib.jobs.server import start_server
+
 REGION = "us-east-1"
 
 
@@ -30,3 +33,20 @@ def aws_env(monkeypatch, moto_endpoint) -> str:
     }.items():
         monkeypatch.setenv(name, value)
     return moto_endpoint
+
+
+@pytest.fixture
+def db_path(tmp_path):
+    return tmp_path / "jobs.db"
+
+
+@pytest.fixture
+def api(db_path):
+    """The local jobs API on a fresh SQLite file, over real HTTP on 127.0.0.1."""
+    with start_server(db_path) as server:
+        yield server
+
+
+@pytest.fixture
+def client(api) -> JobsClient:
+    return JobsClient(api.url, retries=1, backoff_seconds=0.01)

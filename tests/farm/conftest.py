@@ -12,8 +12,6 @@ import pytest
 
 from renderlib.farm.launcher import EcsLauncher
 from renderlib.farm.settings import DispatchSettings, EcsSettings
-from renderlib.jobs.client import JobsClient
-from renderlib.jobs.server import start_server
 from tests.conftest import REGION
 
 FAMILY = "babulus-render-worker"
@@ -87,17 +85,6 @@ def ecs_settings(ecs, network):
 @pytest.fixture
 def launcher(ecs, ecs_settings):
     return EcsLauncher(ecs, ecs_settings)
-
-
-@pytest.fixture
-def api(tmp_path):
-    with start_server(tmp_path / "jobs.db") as server:
-        yield server
-
-
-@pytest.fixture
-def client(api):
-    return JobsClient(api.url, retries=1, backoff_seconds=0.01)
 
 
 @pytest.fixture

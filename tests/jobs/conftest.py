@@ -22,22 +22,6 @@ TABLES = {
 
 
 @pytest.fixture
-def db_path(tmp_path):
-    return tmp_path / "jobs.db"
-
-
-@pytest.fixture
-def api(db_path):
-    with start_server(db_path) as server:
-        yield server
-
-
-@pytest.fixture
-def client(api):
-    return JobsClient(api.url, retries=1, backoff_seconds=0.01)
-
-
-@pytest.fixture
 def dynamodb(aws_env):
     """A DynamoDB resource with the four tables laid out as infra/jobs_api.py makes them."""
     import boto3

@@ -15,7 +15,6 @@ import pytest
 
 from renderlib.farm.storage import LocalStorage, S3Storage, s3_client
 from renderlib.jobs.client import JobsClient
-from renderlib.jobs.server import start_server
 from renderlib.jobs.submit import submit_generation_run
 
 ORG = "org-1"
@@ -48,17 +47,6 @@ def marker_tmpdir(monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(folder))
     yield folder
     shutil.rmtree(folder, ignore_errors=True)
-
-
-@pytest.fixture
-def api(tmp_path):
-    with start_server(tmp_path / "jobs.db") as server:
-        yield server
-
-
-@pytest.fixture
-def client(api) -> JobsClient:
-    return JobsClient(api.url, retries=1, backoff_seconds=0.01)
 
 
 def tiny_run(
