@@ -112,12 +112,14 @@ def test_one_client_shared_by_threads(api):
 
     client = JobsClient(api.url)
     job_ids = []
+    sessions = []  # kept alive, so their ids cannot be reused
     lock = threading.Lock()
 
     def create(n):
         job = client.create_job("org", {"n": n})
         with lock:
             job_ids.append(job.id)
+            sessions.append(client._session())
 
     threads = [threading.Thread(target=create, args=(n,)) for n in range(8)]
     for thread in threads:
@@ -125,3 +127,4 @@ def test_one_client_shared_by_threads(api):
     for thread in threads:
         thread.join()
     assert len({client.get_job(i).id for i in job_ids}) == 8
+    assert len({id(s) for s in sessions}) == 8  # a gql session is not thread-safe: one per thread
