@@ -23,7 +23,7 @@ import pulumi_aws as aws
 
 from infra.lambda_package import ARCHITECTURE, RUNTIME
 from infra.policy_docs import allow, document, service_trust
-from infra.settings import PROJECT, Settings
+from infra.settings import Settings
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "renderlib" / "jobs" / "schema.graphql"
 RESOLVER_HANDLER = "handlers.jobs_resolver.handler"
@@ -119,7 +119,7 @@ class JobsApi(pulumi.ComponentResource):
             aws.secretsmanager.SecretVersion(
                 f"{self._name}-api-key",
                 secret_id=secret.id,
-                secret_string=pulumi.Config(PROJECT).require_secret("jobsApiKey"),
+                secret_string=api.api_key,
                 opts=self._child,
             )
             self.api_key_secret_arn = secret.arn

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import pulumi
@@ -82,6 +82,8 @@ class JobsApiSettings:
     api_arn: str | None = None
     # create mode only: when the studio API key expires (RFC 3339); AppSync's default is 7 days.
     api_key_expires: str | None = None
+    # attach mode with api_key auth: the key, kept a Pulumi secret (set by load_settings).
+    api_key: pulumi.Output[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -354,7 +356,11 @@ def load_settings() -> Settings:
     """Settings for the running stack, from pulumi.Config."""
     config = pulumi.Config(PROJECT)
     raw = {key: value for key in KEYS if (value := config.get(key)) is not None}
-    # Only whether the secret is set matters here; its value stays a Pulumi secret.
-    if config.get_secret("jobsApiKey") is not None:
+    # Validation only needs to know the secret is set; its value stays a Pulumi secret.
+    api_key = config.get_secret("jobsApiKey")
+    if api_key is not None:
         raw["jobsApiKey"] = "<secret>"
-    return settings_from_mapping(pulumi.get_stack(), pulumi.Config("aws").get("region"), raw)
+    settings = settings_from_mapping(pulumi.get_stack(), pulumi.Config("aws").get("region"), raw)
+    if api_key is None:
+        return settings
+    return replace(settings, jobs_api=replace(settings.jobs_api, api_key=api_key))
