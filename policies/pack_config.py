@@ -40,8 +40,7 @@ class PackConfig:
     settings: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def level(self, policy: Policy) -> EnforcementLevel:
-        default = policy.enforcement_level or EnforcementLevel.ADVISORY
-        return self.levels.get(policy.name, default)
+        return self.levels[policy.name]
 
     def settings_for(self, policy: Policy) -> dict[str, Any]:
         return dict(self.settings.get(policy.name, {}))
@@ -73,12 +72,10 @@ def _check_settings(policy: Policy, settings: dict[str, Any]) -> None:
         ) from error
 
 
-def parse(raw: Mapping[str, Any], policies: list[Policy] = POLICIES) -> PackConfig:
+def parse(raw: Mapping[str, Any]) -> PackConfig:
     """Validates a config object and merges it over the default levels."""
-    by_name = {policy.name: policy for policy in policies}
-    levels = {
-        policy.name: policy.enforcement_level or EnforcementLevel.ADVISORY for policy in policies
-    }
+    by_name = {policy.name: policy for policy in POLICIES}
+    levels = dict(DEFAULT_LEVELS)
     if ALL in raw:
         levels = dict.fromkeys(levels, _level(raw[ALL], f"'{ALL}'"))
     settings: dict[str, dict[str, Any]] = {}
