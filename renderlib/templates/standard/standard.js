@@ -165,10 +165,17 @@
     progressFill.style.width = `${Math.max(0, state.bar)}px`;
   };
 
+  let last = { frame: -1, key: "" };
   window.renderFrame = (frame) => {
     const state = look(timeOf(frame));
     apply(state);
-    if (frame > 0 && JSON.stringify(look(timeOf(frame - 1))) === JSON.stringify(state)) {
+    // Frames come in order, so the previous frame's look is usually already known;
+    // a worker's first frame has none and works it out.
+    const key = JSON.stringify(state);
+    const previousKey =
+      last.frame === frame - 1 ? last.key : frame > 0 ? JSON.stringify(look(timeOf(frame - 1))) : null;
+    last = { frame, key };
+    if (previousKey === key) {
       window.renderlib.unchanged();
     }
   };
