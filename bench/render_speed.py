@@ -48,7 +48,7 @@ def naive(composition: Composition, frames: int, out_dir: Path) -> float:
         try:
             browser.open(
                 assets.url_for(composition.page_path),
-                fps=composition.fps,
+                frame_rate=composition.frame_rate,
                 props=composition.props,
                 hold_timeout=30,
             )
@@ -80,7 +80,12 @@ def bare_capture(composition: Composition, frames: int, workers: int, quality: i
                 allowed_origin=assets.origin,
                 proxy_origin=proxy.origin,
             ) as browser:
-                browser.open(url, fps=composition.fps, props=composition.props, hold_timeout=30)
+                browser.open(
+                    url,
+                    frame_rate=composition.frame_rate,
+                    props=composition.props,
+                    hold_timeout=30,
+                )
                 for frame in rng:
                     browser.seek(frame)
                     browser.capture_jpeg(quality)

@@ -15,6 +15,7 @@ import shutil
 import signal
 import tempfile
 from dataclasses import dataclass
+from fractions import Fraction
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -106,10 +107,13 @@ class Browser:
                 f"Chromium stopped answering ({command}): {_first_line(exc)}"
             ) from exc
 
-    def open(self, url: str, *, fps: float, props: dict[str, Any], hold_timeout: float) -> None:
+    def open(
+        self, url: str, *, frame_rate: Fraction, props: dict[str, Any], hold_timeout: float
+    ) -> None:
         """Load ``url`` with the virtual clock and page API installed before its scripts."""
         config = {
-            "fps": fps,
+            "fps": float(frame_rate),
+            "frameRate": [frame_rate.numerator, frame_rate.denominator],
             "props": props,
             "holdTimeoutMs": hold_timeout * 1000,
             "epochMs": VIRTUAL_EPOCH_MS,

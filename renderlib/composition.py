@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field, fields
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -143,8 +144,13 @@ class Composition:
         return self.frames if self.frames is not None else frame_count(self.duration, self.fps)
 
     @property
+    def frame_rate(self) -> Fraction:
+        """The exact rate: frame N is at N / frame_rate seconds."""
+        return exact_frame_rate(self.fps)
+
+    @property
     def seconds(self) -> float:
-        return self.frame_count / self.fps
+        return float(self.frame_count / self.frame_rate)
 
     @property
     def is_url(self) -> bool:
@@ -241,10 +247,19 @@ class Composition:
         return cls.from_dict(data, base_dir=path.parent)
 
 
+def exact_frame_rate(fps: float) -> Fraction:
+    """``fps`` as a fraction; 23.976, 29.97, 59.94 (any rate k*1000/1001 to 3 decimals) are
+    the NTSC rates 24000/1001, 30000/1001, 60000/1001, as video tools read them."""
+    ntsc = Fraction(round(fps * 1001 / 1000) * 1000, 1001)
+    if not float(fps).is_integer() and abs(fps - ntsc) < 0.0005:
+        return ntsc
+    return Fraction(fps).limit_denominator(1000)
+
+
 def frame_count(duration: float, fps: float) -> int:
     """Frames needed to cover ``duration`` seconds at ``fps``."""
     # round() first so 2.0 s at 30 fps is 60 frames even with float error.
-    return math.ceil(round(duration * fps, 6))
+    return math.ceil(round(duration * float(exact_frame_rate(fps)), 6))
 
 
 def _build(kind: type, data: Any, where: str) -> Any:

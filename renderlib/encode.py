@@ -1,32 +1,54 @@
 """ffmpeg steps: JPEG frames into an H.264 segment, and segments plus audio into the MP4.
 
 Segments are joined with the concat demuxer and ``-c:v copy``, so the video is
-encoded exactly once however many workers rendered it.
+encoded exactly once however many workers rendered it. Every timestamp is a whole
+number of ticks of one timescale in which a frame lasts a whole number of ticks, so
+frame N is at exactly N / rate through every join.
 """
 
 from __future__ import annotations
 
+import math
 import subprocess
 import tempfile
+from fractions import Fraction
 from pathlib import Path
 
 from renderlib.errors import EncodeError
 from renderlib.tools import tool_path
 
-# One timescale for every segment so the concat demuxer never rounds durations.
-_TIMESCALE = "90000"
+# x264 on one thread: its output depends on the thread count, and a segment must encode
+# the same on a laptop and on a Fargate task of any size. Workers run in parallel instead.
+ENCODER_THREADS = 1
+
+
+def timescale_for(frame_rate: Fraction) -> int:
+    """A timescale near 90 kHz in which one frame lasts a whole number of ticks."""
+    step = frame_rate.numerator // math.gcd(frame_rate.numerator, 90000 * frame_rate.denominator)
+    return 90000 * step
+
+
+def frame_ticks(frame_rate: Fraction) -> int:
+    """How long one frame lasts in ``timescale_for(frame_rate)`` ticks."""
+    return int(timescale_for(frame_rate) / frame_rate)
 
 
 class SegmentEncoder:
-    """An ffmpeg process that turns JPEG frames written to it into an H.264 MP4 segment."""
+    """An ffmpeg process that turns JPEG frames written to it into an H.264 MP4 segment.
 
-    def __init__(self, path: Path, *, fps: float, crf: int, preset: str, threads: int) -> None:
+    The segment starts with a keyframe and depends on nothing but its own frames and
+    the settings, so the same frames always give the same bytes.
+    """
+
+    def __init__(self, path: Path, *, frame_rate: Fraction, crf: int, preset: str) -> None:
         self.path = Path(path)
         self._log = tempfile.TemporaryFile()
+        timescale = timescale_for(frame_rate)
         command = _ffmpeg(
-            *f"-f image2pipe -framerate {_rate(fps)} -c:v mjpeg -i -".split(),
+            *f"-f image2pipe -framerate {frame_rate} -c:v mjpeg -i -".split(),
             *f"-c:v libx264 -preset {preset} -crf {crf} -pix_fmt yuv420p".split(),
-            *f"-threads {threads} -video_track_timescale {_TIMESCALE} -an -y".split(),
+            *f"-threads {ENCODER_THREADS} -video_track_timescale {timescale}".split(),
+            *f"-movie_timescale {timescale} -an -y".split(),
             str(self.path),
         )
         self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=self._log)
@@ -40,8 +62,14 @@ class SegmentEncoder:
                 f"ffmpeg stopped while encoding {self.path.name}: {self._error()}"
             ) from None
 
+    def end_input(self) -> None:
+        """No more frames: ffmpeg finishes the segment on its own while capture goes on."""
+        if not self._process.stdin.closed:
+            self._process.stdin.close()
+
     def finish(self) -> None:
-        self._process.stdin.close()
+        """Wait until the segment is written; raise EncodeError if ffmpeg failed."""
+        self.end_input()
         if self._process.wait() != 0:
             raise EncodeError(f"ffmpeg failed to encode {self.path.name}: {self._error()}")
 
@@ -58,9 +86,12 @@ class SegmentEncoder:
     def __enter__(self) -> SegmentEncoder:
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def close(self) -> None:
         self.abort()
         self._log.close()
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close()
 
     def _error(self) -> str:
         self._log.seek(0)
@@ -75,19 +106,22 @@ def join_and_mux(
     audio: Path | None = None,
     audio_start: float = 0.0,
     duration: float,
+    frame_rate: Fraction,
     audio_bitrate: str = "192k",
 ) -> None:
     """Join ``segments`` without re-encoding and mux ``audio`` (AAC) into ``output``.
 
     ``audio_start`` skips that much of the audio file, for partial renders.
     """
+    timescale = str(timescale_for(frame_rate))
     listing = output.with_suffix(".segments.txt")
     listing.write_text("".join(f"file '{segment.resolve()}'\n" for segment in segments))
     command = _ffmpeg("-f", "concat", "-safe", "0", "-i", str(listing))
     if audio is not None:
         command += ["-ss", f"{audio_start:.6f}", "-t", f"{duration:.6f}", "-i", str(audio)]
         command += ["-map", "0:v", "-map", "1:a", "-c:a", "aac", "-b:a", audio_bitrate]
-    command += ["-c:v", "copy", "-movflags", "+faststart", "-f", "mp4", "-y", str(output)]
+    command += ["-c:v", "copy", "-video_track_timescale", timescale, "-movie_timescale", timescale]
+    command += ["-movflags", "+faststart", "-f", "mp4", "-y", str(output)]
     completed = subprocess.run(command, capture_output=True, text=True)
     listing.unlink()
     if completed.returncode != 0:
@@ -98,7 +132,3 @@ def join_and_mux(
 def _ffmpeg(*arguments: str) -> list[str]:
     """An ffmpeg command that prints only errors and never reads the terminal."""
     return [tool_path("ffmpeg"), "-hide_banner", "-loglevel", "error", "-nostdin", *arguments]
-
-
-def _rate(fps: float) -> str:
-    return str(int(fps)) if float(fps).is_integer() else repr(float(fps))

@@ -1,7 +1,7 @@
 // Installed before any page script (Page.addScriptToEvaluateOnNewDocument).
 // It replaces every clock the page can read with a virtual one that only moves
 // when renderlib seeks a frame, and exposes the page API of DESIGN.md.
-// __RENDERLIB_CONFIG__ is replaced with {fps, props, holdTimeoutMs, epochMs}.
+// __RENDERLIB_CONFIG__ is replaced with {fps, frameRate: [num, den], props, holdTimeoutMs, epochMs}.
 (() => {
   const config = __RENDERLIB_CONFIG__;
   const realSetTimeout = window.setTimeout.bind(window);
@@ -32,11 +32,12 @@
   // --- clocks ---------------------------------------------------------------
   class VirtualDate extends RealDate {
     constructor(...args) {
-      if (args.length === 0) super(config.epochMs + now);
+      if (args.length === 0) super(VirtualDate.now());
       else super(...args);
     }
+    // Whole milliseconds, as browsers give them (performance.now() keeps the fraction).
     static now() {
-      return config.epochMs + now;
+      return Math.floor(config.epochMs + now);
     }
   }
   window.Date = VirtualDate;
@@ -109,18 +110,60 @@
     }
   };
 
-  const seekMedia = () => {
-    const seeks = [];
-    for (const media of document.querySelectorAll("video, audio")) {
-      media.pause();
-      const target = now / 1000;
-      if (Math.abs(media.currentTime - target) > 0.0005) {
-        seeks.push(new Promise((resolve) => media.addEventListener("seeked", resolve, { once: true })));
-        media.currentTime = target;
-      }
+  // A media element is seeked a little past the frame's time: Chromium truncates the
+  // target to whole microseconds, which would land just before a source frame that
+  // starts exactly at N/fps and show the one before it.
+  const MEDIA_SEEK_NUDGE_S = 2e-6;
+  // Each <video>'s presented frames, counted by requestVideoFrameCallback: after a seek
+  // the capture waits for the new frame to be composited, not only for "seeked".
+  const presentedFrames = new WeakMap(); // video -> {count, waiters}
+  const watchFrames = (video) => {
+    let state = presentedFrames.get(video);
+    if (state === undefined) {
+      state = { count: 0, waiters: [] };
+      presentedFrames.set(video, state);
+      const onFrame = () => {
+        state.count++;
+        for (const resolve of state.waiters.splice(0)) resolve();
+        video.requestVideoFrameCallback(onFrame);
+      };
+      video.requestVideoFrameCallback(onFrame);
     }
-    return Promise.all(seeks);
+    return state;
   };
+  const nextPresentedFrame = (state) => new Promise((resolve) => state.waiters.push(resolve));
+
+  const metadataLoaded = (media) =>
+    media.readyState >= 1
+      ? Promise.resolve()
+      : new Promise((resolve, reject) => {
+          media.addEventListener("loadedmetadata", resolve, { once: true });
+          media.addEventListener("error", () => reject(new Error(`cannot load ${media.currentSrc || media.src}`)), {
+            once: true,
+          });
+        });
+
+  const seekOne = async (media, target) => {
+    media.pause();
+    await metadataLoaded(media);
+    let seekTo = target / 1000 + MEDIA_SEEK_NUDGE_S;
+    if (Number.isFinite(media.duration)) {
+      seekTo = media.loop ? seekTo % media.duration : Math.min(seekTo, media.duration);
+    }
+    if (media.readyState >= 2 && Math.abs(media.currentTime - seekTo) < 1e-6) return;
+    const frames = media instanceof HTMLVideoElement ? watchFrames(media) : null;
+    const seeked = new Promise((resolve) => media.addEventListener("seeked", resolve, { once: true }));
+    const presented = frames ? nextPresentedFrame(frames) : null;
+    media.currentTime = seekTo;
+    await seeked;
+    await presented;
+  };
+
+  const seekMedia = (target) =>
+    withTimeout(
+      Promise.all(Array.from(document.querySelectorAll("video, audio"), (media) => seekOne(media, target))),
+      () => "media elements to seek",
+    );
 
   // --- waiting for the frame to be ready -------------------------------------
   const withTimeout = (promise, what) =>
@@ -156,7 +199,11 @@
   // --- the frame step renderlib calls ----------------------------------------
   const step = async (frame) => {
     currentFrame = frame;
-    const target = (frame * 1000) / config.fps;
+    // Exact for rates like 30000/1001: one division of whole numbers.
+    const target = (frame * 1000 * config.frameRate[1]) / config.frameRate[0];
+    // Animations that appeared since the last step began at the time the clock showed
+    // then (0 for those on the page as it loaded), even when this step jumps far ahead.
+    registerAnimations();
     runTimersUntil(target);
     now = target;
     const callbacks = Array.from(frameCallbacks.values());
@@ -166,7 +213,7 @@
       await window.renderFrame(frame, now / 1000);
     }
     seekAnimations();
-    await seekMedia();
+    await seekMedia(now);
     await waitUntilReady();
   };
 

@@ -24,6 +24,7 @@ from renderlib.encode import SegmentEncoder, join_and_mux
 from renderlib.errors import CompositionError, OutputPathError
 from renderlib.page_server import AssetServer, RefusingProxy
 from renderlib.progress import Progress, no_progress
+from renderlib.segments import SegmentWriter, segment_grid
 from renderlib.verify import verify
 
 # Starting a browser costs about as much as capturing this many frames; a
@@ -54,13 +55,6 @@ class RenderResult:
             f"{self.size_bytes / 1e6:.1f} MB in {self.seconds:.1f} s "
             f"({self.frames / self.seconds:.1f} frames/s, {self.workers} workers)"
         )
-
-
-@dataclass(frozen=True)
-class _Segment:
-    start: int
-    end: int
-    path: Path
 
 
 class _Cancelled(Exception):
@@ -123,18 +117,35 @@ def render(
             audio = mix_audio(composition, work / "audio.wav")
             progress("audio", 1, 1)
 
-        segments = _plan_segments(start, end, workers, work)
-        capture = _Capture(composition, settings, segments, poster_frame, progress, hold_timeout)
-        capture.run()
+        rate = composition.frame_rate
+        with SegmentWriter(
+            segment_grid(start, end, rate),
+            work,
+            lambda path: SegmentEncoder(
+                path, frame_rate=rate, crf=settings["crf"], preset=settings["preset"]
+            ),
+        ) as segments:
+            capture = _Capture(
+                composition,
+                settings,
+                _worker_ranges(start, end, workers),
+                segments,
+                poster_frame,
+                progress,
+                hold_timeout,
+            )
+            capture.run()
+            segments.finish()
 
         progress("encode", 0, 1)
         joined = work / "video.mp4"
         join_and_mux(
-            [s.path for s in segments],
+            segments.paths,
             joined,
             audio=audio,
-            audio_start=start / composition.fps,
-            duration=frames / composition.fps,
+            audio_start=float(start / rate),
+            duration=float(frames / rate),
+            frame_rate=rate,
             audio_bitrate=composition.output.audio_bitrate,
         )
         progress("encode", 1, 1)
@@ -144,7 +155,7 @@ def render(
             width=composition.width,
             height=composition.height,
             frames=frames,
-            fps=composition.fps,
+            frame_rate=rate,
             with_audio=audio is not None,
         )
         progress("verify", 1, 1)
@@ -170,19 +181,21 @@ def render(
 
 
 class _Capture:
-    """Runs one browser + encoder per segment in parallel threads."""
+    """Runs one browser per range of frames in parallel threads, into the segment writer."""
 
     def __init__(
         self,
         composition: Composition,
         settings: dict,
-        segments: list[_Segment],
+        ranges: list[tuple[int, int]],
+        segments: SegmentWriter,
         poster_frame: int,
         progress: Progress,
         hold_timeout: float,
     ) -> None:
         self.composition = composition
         self.settings = settings
+        self.ranges = ranges
         self.segments = segments
         self.poster_frame = poster_frame
         self.progress = progress
@@ -190,11 +203,9 @@ class _Capture:
         self.captures = 0
         self.poster = b""
         self._done = 0
-        self._total = sum(s.end - s.start for s in segments)
+        self._total = sum(end - start for start, end in ranges)
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        # Split the cores between the workers' encoders instead of oversubscribing them.
-        self._encoder_threads = max(1, (os.cpu_count() or 1) // len(segments))
 
     def run(self) -> None:
         with AssetServer(self.composition.base_dir) as assets, RefusingProxy() as proxy:
@@ -206,11 +217,11 @@ class _Capture:
             allowed = _origin_of(url)
             self.progress("capture", 0, self._total)
             pool = ThreadPoolExecutor(
-                max_workers=len(self.segments), thread_name_prefix="renderlib-worker"
+                max_workers=len(self.ranges), thread_name_prefix="renderlib-worker"
             )
             futures = [
-                pool.submit(self._render_segment, s, url, allowed, proxy.origin)
-                for s in self.segments
+                pool.submit(self._render_range, start, end, url, allowed, proxy.origin)
+                for start, end in self.ranges
             ]
             try:
                 wait(futures, return_when=FIRST_EXCEPTION)
@@ -224,37 +235,31 @@ class _Capture:
             if real:
                 raise real[0]
 
-    def _render_segment(self, segment: _Segment, url: str, allowed: str, proxy: str) -> None:
+    def _render_range(self, start: int, end: int, url: str, allowed: str, proxy: str) -> None:
         composition = self.composition
-        with (
-            Browser(
-                width=composition.width,
-                height=composition.height,
-                allowed_origin=allowed,
-                proxy_origin=proxy,
-            ) as browser,
-            SegmentEncoder(
-                segment.path,
-                fps=composition.fps,
-                crf=self.settings["crf"],
-                preset=self.settings["preset"],
-                threads=self._encoder_threads,
-            ) as encoder,
-        ):
+        with Browser(
+            width=composition.width,
+            height=composition.height,
+            allowed_origin=allowed,
+            proxy_origin=proxy,
+        ) as browser:
             browser.open(
-                url, fps=composition.fps, props=composition.props, hold_timeout=self.hold_timeout
+                url,
+                frame_rate=composition.frame_rate,
+                props=composition.props,
+                hold_timeout=self.hold_timeout,
             )
             # A page whose state builds up frame by frame must live through every
             # earlier frame; a pure page can jump straight to the first one.
-            first_seek = segment.start if composition.pure else 0
+            first_seek = start if composition.pure else 0
             previous: bytes | None = None
-            for frame in range(segment.start, segment.end):
+            for frame in range(start, end):
                 if self._stop.is_set():
                     raise _Cancelled()
-                state = browser.seek(first_seek if frame == segment.start else frame, frame)
+                state = browser.seek(first_seek if frame == start else frame, frame)
                 reuse = state.unchanged and previous is not None
                 jpeg = previous if reuse else browser.capture_jpeg(self.settings["jpeg_quality"])
-                encoder.write(jpeg)
+                self.segments.write(frame, jpeg)
                 previous = jpeg
                 if frame == self.poster_frame:
                     self.poster = jpeg
@@ -262,15 +267,12 @@ class _Capture:
                     self.captures += 0 if reuse else 1
                     self._done += 1
                     self.progress("capture", self._done, self._total)
-            encoder.finish()
 
 
-def _plan_segments(start: int, end: int, workers: int, work: Path) -> list[_Segment]:
+def _worker_ranges(start: int, end: int, workers: int) -> list[tuple[int, int]]:
     frames = end - start
     bounds = [start + frames * i // workers for i in range(workers + 1)]
-    return [
-        _Segment(bounds[i], bounds[i + 1], work / f"segment-{i:03d}.mp4") for i in range(workers)
-    ]
+    return list(zip(bounds, bounds[1:], strict=False))
 
 
 def _check_range(frame_range: tuple[int, int] | None, frame_count: int) -> tuple[int, int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 from renderlib.errors import VerificationError
@@ -20,10 +21,13 @@ class ProbedVideo:
     duration: float
     audio_duration: float | None
     size_bytes: int
+    time_base: Fraction
+    # (pts, duration) of every video packet in presentation order, in time_base ticks.
+    frame_times: list[tuple[int, int]]
 
 
 def probe(path: Path) -> ProbedVideo:
-    """What ffprobe reads from ``path`` (frames counted from packets, no decoding)."""
+    """What ffprobe reads from ``path`` (frames and timestamps from packets, no decoding)."""
     completed = subprocess.run(
         [
             tool_path("ffprobe"),
@@ -32,6 +36,8 @@ def probe(path: Path) -> ProbedVideo:
             "-count_packets",
             "-show_streams",
             "-show_format",
+            "-show_entries",
+            "packet=stream_index,pts,duration",
             "-of",
             "json",
             str(path),
@@ -47,6 +53,11 @@ def probe(path: Path) -> ProbedVideo:
         raise VerificationError(f"{path} has no video stream")
     audio = next((s for s in info.get("streams", []) if s.get("codec_type") == "audio"), None)
     numerator, denominator = video["avg_frame_rate"].split("/")
+    frame_times = sorted(
+        (int(packet["pts"]), int(packet["duration"]))
+        for packet in info.get("packets", [])
+        if packet["stream_index"] == video["index"]
+    )
     return ProbedVideo(
         width=int(video["width"]),
         height=int(video["height"]),
@@ -55,25 +66,43 @@ def probe(path: Path) -> ProbedVideo:
         duration=float(video.get("duration") or info["format"]["duration"]),
         audio_duration=float(audio["duration"]) if audio and "duration" in audio else None,
         size_bytes=int(info["format"]["size"]),
+        time_base=Fraction(video["time_base"]),
+        frame_times=frame_times,
     )
 
 
 def verify(
-    path: Path, *, width: int, height: int, frames: int, fps: float, with_audio: bool
+    path: Path, *, width: int, height: int, frames: int, frame_rate: Fraction, with_audio: bool
 ) -> ProbedVideo:
-    """Probe ``path`` and raise VerificationError if it is not what was asked for."""
+    """Probe ``path`` and raise VerificationError if it is not what was asked for.
+
+    Frame N must be presented at exactly N / frame_rate and last exactly one frame.
+    """
     found = probe(path)
-    expected_duration = frames / fps
-    frame_time = 1 / fps
+    expected_duration = float(frames / frame_rate)
+    frame_time = float(1 / frame_rate)
     problems = []
     if (found.width, found.height) != (width, height):
         problems.append(f"size {found.width}x{found.height}, expected {width}x{height}")
-    if abs(found.fps - fps) > 0.01:
-        problems.append(f"{found.fps:g} fps, expected {fps:g}")
+    if abs(found.fps - float(frame_rate)) > 0.01:
+        problems.append(f"{found.fps:g} fps, expected {float(frame_rate):g}")
     if found.frames != frames:
         problems.append(f"{found.frames} frames, expected {frames}")
-    if abs(found.duration - expected_duration) > frame_time:
-        problems.append(f"video lasts {found.duration:.3f} s, expected {expected_duration:.3f} s")
+    ticks = 1 / (frame_rate * found.time_base)
+    late = [
+        n
+        for n, (pts, duration) in enumerate(found.frame_times)
+        if pts != n * ticks or duration != ticks
+    ]
+    if late:
+        n = late[0]
+        at, lasting = (float(ticks * found.time_base) for ticks in found.frame_times[n])
+        problems.append(
+            f"{len(late)} frame(s) off the frame grid, first frame {n} at {at:.6f} s "
+            f"lasting {lasting:.6f} s"
+        )
+    if abs(found.duration - expected_duration) > 1e-6:
+        problems.append(f"video lasts {found.duration:.6f} s, expected {expected_duration:.6f} s")
     if with_audio:
         if found.audio_duration is None:
             problems.append("no audio stream")
