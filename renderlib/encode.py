@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import subprocess
 import tempfile
+import wave
 from fractions import Fraction
 from pathlib import Path
 
@@ -104,8 +105,8 @@ def join_and_mux(
     output: Path,
     *,
     audio: Path | None = None,
-    audio_start: float = 0.0,
-    duration: float,
+    audio_start: Fraction = Fraction(0),
+    duration: Fraction,
     frame_rate: Fraction,
     audio_bitrate: str = "192k",
 ) -> None:
@@ -118,8 +119,9 @@ def join_and_mux(
     listing.write_text("".join(f"file '{segment.resolve()}'\n" for segment in segments))
     command = _ffmpeg("-f", "concat", "-safe", "0", "-i", str(listing))
     if audio is not None:
-        command += ["-ss", f"{audio_start:.6f}", "-t", f"{duration:.6f}", "-i", str(audio)]
-        command += ["-map", "0:v", "-map", "1:a", "-c:a", "aac", "-b:a", audio_bitrate]
+        command += ["-i", str(audio), "-map", "0:v", "-map", "1:a"]
+        command += ["-af", _audio_window(audio, audio_start, duration)]
+        command += ["-c:a", "aac", "-b:a", audio_bitrate]
     command += ["-c:v", "copy", "-video_track_timescale", timescale, "-movie_timescale", timescale]
     command += ["-movflags", "+faststart", "-f", "mp4", "-y", str(output)]
     completed = subprocess.run(command, capture_output=True, text=True)
@@ -127,6 +129,16 @@ def join_and_mux(
     if completed.returncode != 0:
         lines = completed.stderr.strip().splitlines()
         raise EncodeError(f"ffmpeg failed to join the video: {lines[-1] if lines else 'no output'}")
+
+
+def _audio_window(audio: Path, start: Fraction, duration: Fraction) -> str:
+    """The filter that cuts the WAV to the video's time, to the sample and never a sample
+    longer than the frames, so the MP4 lasts exactly as long as its video."""
+    with wave.open(str(audio)) as wav:
+        rate = wav.getframerate()
+    first = round(start * rate)
+    end = first + math.floor(duration * rate)
+    return f"atrim=start_sample={first}:end_sample={end},asetpts=PTS-STARTPTS"
 
 
 def _ffmpeg(*arguments: str) -> list[str]:

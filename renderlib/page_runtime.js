@@ -143,6 +143,7 @@
           });
         });
 
+  const mediaTargets = new WeakMap(); // media element -> the time renderlib last seeked it to
   const seekOne = async (media, target) => {
     media.pause();
     await metadataLoaded(media);
@@ -150,7 +151,9 @@
     if (Number.isFinite(media.duration)) {
       seekTo = media.loop ? seekTo % media.duration : Math.min(seekTo, media.duration);
     }
-    if (media.readyState >= 2 && Math.abs(media.currentTime - seekTo) < 1e-6) return;
+    // Seeking again to where it already is presents no new frame to wait for.
+    if (media.readyState >= 2 && mediaTargets.get(media) === seekTo) return;
+    mediaTargets.set(media, seekTo);
     const frames = media instanceof HTMLVideoElement ? watchFrames(media) : null;
     const seeked = new Promise((resolve) => media.addEventListener("seeked", resolve, { once: true }));
     const presented = frames ? nextPresentedFrame(frames) : null;
@@ -206,6 +209,9 @@
     registerAnimations();
     runTimersUntil(target);
     now = target;
+    // Media first, so animation callbacks that read a media element's currentTime see
+    // this frame's; then again for any element those callbacks added.
+    await seekMedia(now);
     const callbacks = Array.from(frameCallbacks.values());
     frameCallbacks.clear();
     for (const callback of callbacks) call(callback, [now]);

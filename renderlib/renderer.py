@@ -143,8 +143,8 @@ def render(
             segments.paths,
             joined,
             audio=audio,
-            audio_start=float(start / rate),
-            duration=float(frames / rate),
+            audio_start=start / rate,
+            duration=frames / rate,
             frame_rate=rate,
             audio_bitrate=composition.output.audio_bitrate,
         )

@@ -96,7 +96,7 @@ def verify(
     ]
     if late:
         n = late[0]
-        at, lasting = (float(ticks * found.time_base) for ticks in found.frame_times[n])
+        at, lasting = (float(value * found.time_base) for value in found.frame_times[n])
         problems.append(
             f"{len(late)} frame(s) off the frame grid, first frame {n} at {at:.6f} s "
             f"lasting {lasting:.6f} s"

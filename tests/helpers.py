@@ -1,10 +1,12 @@
-"""Test helpers shared across test folders: decoding frames, finding leftover processes."""
+"""Test helpers shared across test folders: decoding frames, their timestamps and hashes,
+finding leftover processes."""
 
 from __future__ import annotations
 
 import json
 import os
 import subprocess
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -53,3 +55,39 @@ def processes_mentioning(text: str) -> list[str]:
         if text in cmdline and state != "Z":
             found.append(cmdline.strip())
     return found
+
+
+def video_frame_times(video: Path) -> list[tuple[Fraction, Fraction]]:
+    """(presentation time, duration) in seconds of each video packet, in presentation order."""
+    info = json.loads(
+        subprocess.run(
+            [
+                "ffprobe",
+                "-v",
+                "error",
+                "-select_streams",
+                "v:0",
+                "-show_entries",
+                "stream=time_base:packet=pts,duration",
+                "-of",
+                "json",
+                str(video),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    tick = Fraction(info["streams"][0]["time_base"])
+    return sorted((p["pts"] * tick, p["duration"] * tick) for p in info["packets"])
+
+
+def frame_hashes(video: Path) -> list[str]:
+    """The MD5 of every decoded video frame (ffmpeg's framemd5), in order."""
+    listing = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(video), "-map", "0:v", "-f", "framemd5", "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [line.rsplit(",", 1)[1].strip() for line in listing.splitlines() if line[:1] != "#"]
