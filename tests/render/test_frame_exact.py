@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 
 from renderlib import Composition, render
+from renderlib.errors import VerificationError
+from renderlib.verify import verify
 from tests.helpers import decode_frames, video_frame_times
 from tests.render.conftest import write_composition
 
@@ -220,3 +222,52 @@ def test_date_now_is_whole_milliseconds_and_performance_now_is_exact(page_dir):
     assert [left_edge(f, 5) for f in frames] == [0, 33, 66, 100]
     assert [left_edge(f, 20) for f in frames] == [10] * 4
     assert [left_edge(f, 35) for f in frames] == [0, 33, 67, 0]
+
+
+def test_verification_refuses_a_video_whose_frames_drift(tmp_path):
+    # Joined the way renderlib once did: segments with a millisecond movie header.
+    listing = tmp_path / "list.txt"
+    for index, (first, last) in enumerate([(0, 52), (52, 105)]):
+        subprocess.run(
+            [
+                "ffmpeg",
+                "-v",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc=size=64x36:rate=30",
+                "-vf",
+                f"trim=start_frame={first}:end_frame={last},setpts=PTS-STARTPTS",
+                "-c:v",
+                "libx264",
+                "-video_track_timescale",
+                "90000",
+                "-y",
+                str(tmp_path / f"{index}.mp4"),
+            ],
+            check=True,
+        )
+        with listing.open("a") as file:
+            file.write(f"file '{tmp_path / f'{index}.mp4'}'\n")
+    joined = tmp_path / "joined.mp4"
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-f",
+            "concat",
+            "-safe",
+            "0",
+            "-i",
+            str(listing),
+            "-c",
+            "copy",
+            "-y",
+            str(joined),
+        ],
+        check=True,
+    )
+    with pytest.raises(VerificationError, match=r"frame\(s\) off the frame grid, first frame 52"):
+        verify(joined, width=64, height=36, frames=105, frame_rate=Fraction(30), with_audio=False)
