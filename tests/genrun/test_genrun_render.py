@@ -135,7 +135,8 @@ def test_captions_follow_the_timed_segments(frames):
     # Cue c1 speaks "First" 2.8-3.1 s and "point." 3.1-3.5 s; nothing is captioned before.
     assert caption_box_pixels(frames[26]) == 0
     assert caption_box_pixels(frames[29]) > 50 and caption_box_pixels(frames[32]) > 50
-    assert np.array_equal(frames[29, 140:172], frames[30, 140:172])
+    # The same caption on both frames, up to the lossy encoding's noise.
+    assert np.abs(frames[29, 140:172].astype(int) - frames[30, 140:172]).mean() < 0.15
     assert np.abs(frames[29, 140:172].astype(int) - frames[32, 140:172]).mean() > 0.3
 
 
