@@ -91,3 +91,10 @@ def frame_hashes(video: Path) -> list[str]:
         check=True,
     ).stdout
     return [line.rsplit(",", 1)[1].strip() for line in listing.splitlines() if line[:1] != "#"]
+
+
+def left_edge(frame: np.ndarray, row: int) -> int:
+    """The leftmost bright pixel in ``row`` of a decoded frame (a white box on black)."""
+    bright = (frame[row, :, :].mean(axis=1) > 128).nonzero()[0]
+    assert bright.size, f"no box in row {row}"
+    return int(bright[0])

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from renderlib import Composition, render
-from tests.helpers import decode_frames, video_frame_times
+from tests.helpers import decode_frames, left_edge, video_frame_times
 from tests.render.conftest import write_composition
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -51,12 +51,6 @@ setInterval(() => {
 ROWS = {"gsap": 5, "anime": 20, "lottie": 45, "css": 65, "canvas": 80, "counter": 95}
 FPS = 10
 FRAMES = 24
-
-
-def left_edge(frame: np.ndarray, row: int) -> int:
-    bright = (frame[row, :, :].mean(axis=1) > 128).nonzero()[0]
-    assert bright.size, f"no box in row {row}"
-    return int(bright[0])
 
 
 @pytest.fixture(scope="module")

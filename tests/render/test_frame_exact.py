@@ -6,13 +6,12 @@ import subprocess
 from fractions import Fraction
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from renderlib import Composition, render
 from renderlib.errors import VerificationError
 from renderlib.verify import verify
-from tests.helpers import decode_frames, video_frame_times
+from tests.helpers import decode_frames, left_edge, video_frame_times
 from tests.render.conftest import write_composition
 
 PLAIN = """<!doctype html><html><body style="margin:0;background:#345">
@@ -177,12 +176,6 @@ const audio = document.getElementById("a"), box = document.getElementById("box")
 requestAnimationFrame(function f() {
   box.style.left = Math.round(audio.currentTime * 100) + "px"; requestAnimationFrame(f); });
 </script></body></html>"""
-
-
-def left_edge(frame: np.ndarray, row: int) -> int:
-    bright = (frame[row, :, :].mean(axis=1) > 128).nonzero()[0]
-    assert bright.size, f"no box in row {row}"
-    return int(bright[0])
 
 
 def test_a_page_reading_audio_current_time_sees_this_frames_time(page_dir):

@@ -5,7 +5,7 @@ import subprocess
 import pytest
 
 from renderlib import Composition, render
-from tests.helpers import decode_frames
+from tests.helpers import decode_frames, left_edge
 from tests.render.conftest import write_composition
 
 # Each row holds one 10 px box moving 100 px per second by a different mechanism.
@@ -50,12 +50,6 @@ ROWS = {
     "date": 80,
     "canvas": 95,
 }
-
-
-def left_edge(frame, row: int) -> int:
-    bright = (frame[row, :, :].mean(axis=1) > 128).nonzero()[0]
-    assert bright.size, f"no box in row {row}"
-    return int(bright[0])
 
 
 @pytest.fixture(scope="module")
