@@ -23,7 +23,7 @@ RUN set -eux; \
     apt-get clean; \
     rm -rf /var/lib/apt/lists/* /tmp/build
 
-# The project with its runtime dependencies only (no dev or infra extras) in a
+# The project with the worker's dependencies only (the farm extra; no dev or infra) in a
 # virtualenv, which then drops pip and setuptools: nothing installs at run time.
 # imageio-ffmpeg (MoviePy's) is built from source, so it has no bundled 170 MB
 # ffmpeg and uses the system one like the rest of renderlib. --no-compile keeps
@@ -33,7 +33,7 @@ COPY renderlib /tmp/src/renderlib
 COPY handlers /tmp/src/handlers
 RUN set -eux; \
     python3 -m venv /opt/venv; \
-    PIP_NO_BINARY=imageio-ffmpeg PIP_USE_PEP517=1 /opt/venv/bin/pip install --no-compile /tmp/src; \
+    PIP_NO_BINARY=imageio-ffmpeg PIP_USE_PEP517=1 /opt/venv/bin/pip install --no-compile '/tmp/src[farm]'; \
     /opt/venv/bin/python -m pip uninstall -y pip setuptools; \
     rm -rf /tmp/src
 ENV PATH=/opt/venv/bin:$PATH

@@ -8,6 +8,7 @@ import ``renderlib.jobs`` without Selenium or MoviePy installed.
 """
 
 from importlib import import_module
+from importlib.metadata import PackageNotFoundError, version
 
 from renderlib.composition import AudioTrack, Composition, OutputSettings
 from renderlib.errors import (
@@ -23,6 +24,11 @@ from renderlib.errors import (
     RenderlibError,
     VerificationError,
 )
+
+try:
+    __version__ = version("babulus-render")
+except PackageNotFoundError:  # imported from a source tree that was never installed
+    __version__ = "0+unknown"
 
 _RENDER_NAMES = ("RenderResult", "load_source", "render")
 

@@ -14,6 +14,9 @@ import sys
 from renderlib.commands import COMMANDS
 from renderlib.errors import RenderlibError
 
+# Modules that only the "farm" extra installs (renderlib alone renders without them).
+FARM_MODULES = {"boto3", "botocore", "gql", "ariadne", "werkzeug", "requests"}
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -34,6 +37,15 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args) or 0
     except RenderlibError as exc:
         print(f"renderlib: error: {exc}", file=sys.stderr)
+        return 1
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in FARM_MODULES:
+            raise
+        print(
+            f"renderlib: error: 'renderlib {args.command}' needs the farm extra "
+            f"({exc.name} is not installed): pip install 'babulus-render[farm]'",
+            file=sys.stderr,
+        )
         return 1
     except KeyboardInterrupt:
         print("renderlib: interrupted", file=sys.stderr)

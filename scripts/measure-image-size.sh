@@ -113,7 +113,7 @@ cp /etc/ssl/certs/ca-certificates.crt "$root/tmp/host-ca.crt"
 pip_env=(PIP_CERT=/tmp/host-ca.crt PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1)
 in_root python3 -m venv /opt/venv
 in_root env "${pip_env[@]}" PIP_NO_BINARY=imageio-ffmpeg PIP_USE_PEP517=1 \
-  /opt/venv/bin/pip install -q --no-compile /tmp/src
+  /opt/venv/bin/pip install -q --no-compile '/tmp/src[farm]'
 in_root /opt/venv/bin/python -m pip uninstall -y pip setuptools >/dev/null
 rm -rf "$root/tmp/src"
 in_root useradd --create-home --home-dir /home/worker --uid 10001 --user-group \

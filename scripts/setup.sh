@@ -28,6 +28,6 @@ if ! .venv/bin/python -c 'import renderlib, pytest, moto, pulumi' 2>/dev/null \
   .venv/bin/pip install -q --upgrade pip
   # imageio-ffmpeg (MoviePy's) from source: without its bundled 170 MB ffmpeg it
   # uses the system ffmpeg, as the worker image does (docs/worker-image.md).
-  PIP_NO_BINARY=imageio-ffmpeg .venv/bin/pip install -q -e '.[dev,infra]'
+  PIP_NO_BINARY=imageio-ffmpeg .venv/bin/pip install -q -e '.[farm,dev,infra]'
   touch .venv/.installed
 fi

@@ -73,10 +73,10 @@ def test_headless_stand_in_replaces_only_gpu_drivers_and_gtk() -> None:
     ]
 
 
-def test_dockerfile_installs_the_project_without_extras_or_pip_cache() -> None:
+def test_dockerfile_installs_the_project_with_the_farm_extra_only_and_no_pip_cache() -> None:
     installs = [run for run in arguments_of("RUN") if "pip install" in run]
     assert len(installs) == 1
-    assert "[" not in installs[0], "the image gets runtime dependencies only"
+    assert re.findall(r"\[[a-z,]+\]", installs[0]) == ["[farm]"], "the worker's dependencies only"
     assert "PIP_NO_BINARY=imageio-ffmpeg" in installs[0]
     assert any("PIP_NO_CACHE_DIR=1" in env for env in arguments_of("ENV"))
 
@@ -93,7 +93,7 @@ def test_size_measurement_replays_the_dockerfile_steps() -> None:
         "xargs apt-get install -y",
         "python3 -m venv /opt/venv",
         "PIP_NO_BINARY=imageio-ffmpeg PIP_USE_PEP517=1",
-        "pip install --no-compile /tmp/src",
+        "pip install --no-compile '/tmp/src[farm]'",
         "python -m pip uninstall -y pip setuptools",
         "useradd --create-home --home-dir /home/worker --uid 10001 --user-group",
     ):
