@@ -114,16 +114,15 @@
   // target to whole microseconds, which would land just before a source frame that
   // starts exactly at N/fps and show the one before it.
   const MEDIA_SEEK_NUDGE_S = 2e-6;
-  // Each <video>'s presented frames, counted by requestVideoFrameCallback: after a seek
-  // the capture waits for the new frame to be composited, not only for "seeked".
-  const presentedFrames = new WeakMap(); // video -> {count, waiters}
+  // Each <video>'s presented frames, seen by requestVideoFrameCallback: after a seek the
+  // capture waits for the new frame to be composited, not only for "seeked".
+  const presentedFrames = new WeakMap(); // video -> {waiters}
   const watchFrames = (video) => {
     let state = presentedFrames.get(video);
     if (state === undefined) {
-      state = { count: 0, waiters: [] };
+      state = { waiters: [] };
       presentedFrames.set(video, state);
       const onFrame = () => {
-        state.count++;
         for (const resolve of state.waiters.splice(0)) resolve();
         video.requestVideoFrameCallback(onFrame);
       };
