@@ -72,16 +72,18 @@ def farm_up(args: argparse.Namespace) -> int:
     except OSError as exc:
         farm.stop()
         raise ConfigError(f"cannot start the jobs API on port {args.port}: {exc}") from None
-    print(f"jobs API at {farm.url}", flush=True)
-    print(f"farm folder {farm.folder} (storage: {farm.storage})", flush=True)
-    print(
-        f"submit with: renderlib submit RUN_FOLDER --org ORG --api {farm.url} "
-        f"--storage {farm.storage}",
-        flush=True,
-    )
-    print(f"watch with:  renderlib jobs --api {farm.url}", flush=True)
-    print("Ctrl-C stops the farm (running jobs are put back in the queue)", flush=True)
+    # Everything after start is inside the try: a Ctrl-C as early as the first line printed
+    # (a watcher may send it as soon as it reads them) still stops the farm's threads.
     try:
+        print(f"jobs API at {farm.url}", flush=True)
+        print(f"farm folder {farm.folder} (storage: {farm.storage})", flush=True)
+        print(
+            f"submit with: renderlib submit RUN_FOLDER --org ORG --api {farm.url} "
+            f"--storage {farm.storage}",
+            flush=True,
+        )
+        print(f"watch with:  renderlib jobs --api {farm.url}", flush=True)
+        print("Ctrl-C stops the farm (running jobs are put back in the queue)", flush=True)
         configure_logging({"agent": "local-farm"})
         threading.Event().wait()
     except KeyboardInterrupt:
