@@ -22,7 +22,6 @@ from renderlib.jobs.authorization import Caller
 from renderlib.jobs.fields import check_token
 
 KEYS_FILE = "api-keys.json"
-FARM = "the farm key"
 
 
 class ApiKeys:
@@ -73,7 +72,7 @@ class ApiKeys:
             return None
         keys = self._read()
         if hmac.compare_digest(key.encode(), keys["farm"].encode()):
-            return Caller.farm(FARM)
+            return Caller.farm("the farm key")
         for org, org_key in keys["orgs"].items():
             if hmac.compare_digest(key.encode(), org_key.encode()):
                 return Caller.studio(org, f"the key of org {org}")

@@ -149,23 +149,25 @@ def allowed_from(caller: Caller, new_status: JobStatus | None) -> frozenset[JobS
 
 
 def check_job_fields(caller: Caller, operation: str, names: set[str] | frozenset[str]) -> None:
-    """Refuse fields this caller may not set in a createJob or updateJob."""
-    if operation != "createJob":
+    """Refuse fields this caller may not set in a createJob or updateJob: after create,
+    the fields a job is created with (anyone); the farm's fields (a studio); and in a
+    studio's update, anything but the status."""
+    if operation == "createJob":
+        refused = names & FARM_FIELDS if caller.role is Role.STUDIO else set()
+    else:
         fixed = sorted(names & FIXED_FIELDS)
         if fixed:
             raise UnauthorizedException(
                 f"Not Authorized to access {operation}: {', '.join(fixed)} "
                 "never change once the job is created"
             )
-    if caller.role is Role.STUDIO:
-        allowed = {"status"} if operation != "createJob" else None
-        refused = sorted(names - allowed) if allowed is not None else sorted(names & FARM_FIELDS)
-        if refused:
-            raise UnauthorizedException(
-                f"Not Authorized to access {operation}: {', '.join(refused)} "
-                f"{'is' if len(refused) == 1 else 'are'} the farm's to set, "
-                f"and the caller is {caller.name}"
-            )
+        refused = names - {"status"} if caller.role is Role.STUDIO else set()
+    if refused:
+        raise UnauthorizedException(
+            f"Not Authorized to access {operation}: {', '.join(sorted(refused))} "
+            f"{'is' if len(refused) == 1 else 'are'} the farm's to set, "
+            f"and the caller is {caller.name}"
+        )
 
 
 def _who_may(operation: str) -> str:

@@ -24,7 +24,6 @@ import re
 from renderlib.errors import InvalidValueError
 
 TOKEN_RULE = "1 to 64 characters from A-Z a-z 0-9 . _ -, the first a letter or digit"
-TOKEN_MAX = 64
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 # A key segment: printable, no '/' or '\'.
 _SEGMENT = re.compile(r"[^\x00-\x1f\x7f/\\]{1,255}")
