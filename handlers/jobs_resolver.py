@@ -1,7 +1,8 @@
 """Lambda entry point of the jobs API on AppSync (direct Lambda resolver for every field).
 
-Environment: JOB_TABLE, JOB_EVENT_TABLE, RENDER_RUN_TABLE, GENERATION_RUN_TABLE, and
-DEFAULT_MAX_RETRIES (the maxRetries of a job created without one).
+Environment: JOB_TABLE, JOB_EVENT_TABLE, RENDER_RUN_TABLE, GENERATION_RUN_TABLE,
+DEFAULT_MAX_RETRIES (the maxRetries of a job created without one), and who the callers
+are: FARM_ROLE_ARNS, API_KEY_ORG_ID, ORG_CLAIM (renderlib.jobs.authorization).
 """
 
 from __future__ import annotations
@@ -10,16 +11,19 @@ import os
 from functools import cache
 from typing import Any
 
+from renderlib.jobs.authorization import AppSyncAuthConfig
 from renderlib.jobs.dynamo_store import DynamoStore
 from renderlib.jobs.lambda_resolver import resolve
 from renderlib.jobs.service import DEFAULT_MAX_RETRIES, JobsService
 
 
 @cache
-def _service() -> JobsService:
+def _dependencies() -> tuple[JobsService, AppSyncAuthConfig]:
     default_max_retries = int(os.environ.get("DEFAULT_MAX_RETRIES", DEFAULT_MAX_RETRIES))
-    return JobsService(DynamoStore.from_env(), default_max_retries=default_max_retries)
+    service = JobsService(DynamoStore.from_env(), default_max_retries=default_max_retries)
+    return service, AppSyncAuthConfig.from_env()
 
 
 def handler(event: dict, _context: Any) -> Any:
-    return resolve(_service(), event)
+    service, auth = _dependencies()
+    return resolve(service, event, auth)

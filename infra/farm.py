@@ -70,6 +70,10 @@ class RenderFarm(pulumi.ComponentResource):
                 layer_arn=self.lambda_package.layer_arn,
                 worker_username=self.secrets.username,
                 worker_password=self.secrets.password,
+                farm_role_arns=[
+                    names.role_arn(names.task_role),
+                    names.role_arn(names.dispatcher_role),
+                ],
             ),
             child,
         )

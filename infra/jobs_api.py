@@ -73,6 +73,8 @@ class JobsApiArgs:
     layer_arn: pulumi.Input[str]
     worker_username: str
     worker_password: pulumi.Input[str]
+    # The IAM roles the resolver treats as the farm (renderlib.jobs.authorization).
+    farm_role_arns: list[pulumi.Input[str]]
     schema_path: Path = SCHEMA_PATH
 
 
@@ -186,6 +188,12 @@ class JobsApi(pulumi.ComponentResource):
                 variables={
                     **{env: tables[key].name for key, env in TABLE_ENV.items()},
                     "DEFAULT_MAX_RETRIES": str(settings.max_retries),
+                    "FARM_ROLE_ARNS": pulumi.Output.all(*args.farm_role_arns).apply(",".join),
+                    **(
+                        {"API_KEY_ORG_ID": settings.jobs_api.api_key_org}
+                        if settings.jobs_api.api_key_org
+                        else {}
+                    ),
                 }
             ),
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(

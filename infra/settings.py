@@ -16,6 +16,8 @@ from datetime import datetime
 
 import pulumi
 
+from renderlib.jobs.fields import TOKEN_RULE, is_token
+
 PROJECT = "babulus-render"
 
 # Fargate's allowed task sizes: cpu units -> memory MiB choices.
@@ -82,6 +84,8 @@ class JobsApiSettings:
     api_arn: str | None = None
     # create mode only: when the studio API key expires (RFC 3339); AppSync's default is 7 days.
     api_key_expires: str | None = None
+    # create mode only: the org the studio API key acts for; None: the API refuses API keys.
+    api_key_org: str | None = None
     # attach mode with api_key auth: the key, kept a Pulumi secret (set by load_settings).
     api_key: pulumi.Output[str] | None = None
 
@@ -185,7 +189,10 @@ def _jobs_api(raw: Mapping[str, str]) -> JobsApiSettings:
                 raise _fail(
                     "jobsApiKeyExpires", expires, "an RFC 3339 time such as 2027-01-01T00:00:00Z"
                 ) from None
-        return JobsApiSettings(mode="create", api_key_expires=expires)
+        key_org = raw.get("jobsApiKeyOrg")
+        if key_org is not None and not is_token(key_org):
+            raise _fail("jobsApiKeyOrg", key_org, f"an org id: {TOKEN_RULE}")
+        return JobsApiSettings(mode="create", api_key_expires=expires, api_key_org=key_org)
 
     endpoint = raw.get("jobsApiEndpoint")
     if not endpoint or not endpoint.startswith("https://"):
@@ -225,10 +232,9 @@ def _jobs_api(raw: Mapping[str, str]) -> JobsApiSettings:
             "(pulumi config set --secret jobsApiKey ...), required when jobsApiAuth "
             "is api_key",
         )
-    if "jobsApiKeyExpires" in raw:
-        raise _fail(
-            "jobsApiKeyExpires", raw["jobsApiKeyExpires"], "unset when jobsApiMode is attach"
-        )
+    for key in ("jobsApiKeyExpires", "jobsApiKeyOrg"):
+        if key in raw:
+            raise _fail(key, raw[key], "unset when jobsApiMode is attach")
     return JobsApiSettings(
         mode="attach", endpoint=endpoint, auth=auth, job_stream_arn=stream_arn, api_arn=api_arn
     )
@@ -349,6 +355,7 @@ KEYS = (
     "jobsApiStreamArn",
     "jobsApiArn",
     "jobsApiKeyExpires",
+    "jobsApiKeyOrg",
 )
 
 

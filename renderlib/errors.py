@@ -38,6 +38,11 @@ class OutputPathError(BadInputError):
     """The output path cannot be written."""
 
 
+class InvalidValueError(BadInputError):
+    """An id, name, storage key or text the farm does not accept: not a path-safe token,
+    or too long (the rules: renderlib/jobs/fields.py)."""
+
+
 class ArtifactNotFoundError(GenerationRunError):
     """A file a generation run names is not in storage (or may not be read there)."""
 
@@ -89,6 +94,11 @@ class ClaimLostError(JobsApiError):
 
     Another agent claimed it, the reaper requeued it, or it finished. Never retried.
     """
+
+
+class NotAuthorizedError(JobsApiError):
+    """The jobs API refused the caller: no valid credentials, or the caller may not do
+    this (another org's record, a farm-only operation)."""
 
 
 class JobNotFoundError(JobsApiError):

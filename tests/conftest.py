@@ -1,7 +1,10 @@
-"""Fixtures every test folder shares: AWS is a moto server on 127.0.0.1, nothing else."""
+"""Fixtures every test folder shares: AWS is a moto server on 127.0.0.1, nothing else;
+the local jobs API over real HTTP, with a keys file naming the farm and each org."""
 
 import pytest
 
+from renderlib.jobs.api_keys import ApiKeys
+from renderlib.jobs.auth import ApiKeyAuth
 from renderlib.jobs.client import JobsClient
 from renderlib.jobs.server import start_server
 
@@ -41,12 +44,33 @@ def db_path(tmp_path):
 
 
 @pytest.fixture
-def api(db_path):
-    """The local jobs API on a fresh SQLite file, over real HTTP on 127.0.0.1."""
-    with start_server(db_path) as server:
-        yield server
+def api_keys(tmp_path) -> ApiKeys:
+    """The local API's keys file: the farm's key (orgs get theirs from ``studio``)."""
+    return ApiKeys.create(tmp_path / "api-keys.json")
 
 
 @pytest.fixture
-def client(api) -> JobsClient:
-    return JobsClient(api.url, retries=1, backoff_seconds=0.01)
+def api(db_path, api_keys):
+    """The local jobs API on a fresh SQLite file, over real HTTP on 127.0.0.1."""
+    with start_server(db_path, api_keys) as server:
+        yield server
+
+
+def farm_client(url: str, keys: ApiKeys) -> JobsClient:
+    return JobsClient(url, ApiKeyAuth(keys.farm_key()), retries=1, backoff_seconds=0.01)
+
+
+def studio_client(url: str, keys: ApiKeys, org: str) -> JobsClient:
+    return JobsClient(url, ApiKeyAuth(keys.add_org(org)), retries=1, backoff_seconds=0.01)
+
+
+@pytest.fixture
+def client(api, api_keys) -> JobsClient:
+    """The farm's client (dispatcher and workers): claims, runs and reports jobs."""
+    return farm_client(api.url, api_keys)
+
+
+@pytest.fixture
+def studio(api, api_keys):
+    """``studio(org)``: a studio's client, acting for ``org`` only."""
+    return lambda org: studio_client(api.url, api_keys, org)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import uuid
 from fractions import Fraction
 from pathlib import Path
 
@@ -98,3 +99,30 @@ def left_edge(frame: np.ndarray, row: int) -> int:
     bright = (frame[row, :, :].mean(axis=1) > 128).nonzero()[0]
     assert bright.size, f"no box in row {row}"
     return int(bright[0])
+
+
+def stored_record(db_path: Path, entity_name: str, values: dict) -> str:
+    """A record written straight into the local API's SQLite file, past every check the
+    API makes: how a job (or run) reaches the farm through an API that checks nothing,
+    such as a studio's own in attach mode. Returns its id."""
+    from renderlib.jobs.models import ENTITIES
+    from renderlib.jobs.service import utc_now
+    from renderlib.jobs.sqlite_store import SqliteStore
+
+    now = utc_now()
+    item = {"id": str(uuid.uuid4()), **values, "createdAt": now, "updatedAt": now}
+    SqliteStore(db_path).create(ENTITIES[entity_name], item)
+    return item["id"]
+
+
+def stored_job(db_path: Path, org_id: str, input: dict, *, job_id: str | None = None) -> str:
+    """A queued render job stored past the API's checks (see ``stored_record``)."""
+    values = {
+        "orgId": org_id,
+        "kind": "render",
+        "status": "queued",
+        "inputJson": json.dumps(input),
+        "retryCount": 0,
+        "maxRetries": 3,
+    }
+    return stored_record(db_path, "Job", {**values, **({"id": job_id} if job_id else {})})

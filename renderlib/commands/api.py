@@ -1,36 +1,78 @@
-"""``renderlib api serve``: the local jobs API (GraphQL over SQLite)."""
+"""``renderlib api serve``: the local jobs API (GraphQL over SQLite); ``renderlib api key``:
+an org's key to it."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+from renderlib.errors import ConfigError
+from renderlib.jobs.api_keys import KEYS_FILE, ApiKeys
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("api", help="run the local jobs API")
+    parser = subparsers.add_parser("api", help="run the local jobs API, or hand out its keys")
     actions = parser.add_subparsers(dest="action", required=True)
     serve = actions.add_parser(
         "serve", help="serve the jobs GraphQL API over a SQLite file at http://HOST:PORT/graphql"
     )
     serve.add_argument("--db", type=Path, required=True, help="SQLite file (created if missing)")
     serve.add_argument("--port", type=int, default=4000, help="port (default 4000; 0: any)")
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument(
-        "--api-key", default=None, help="require this x-api-key header, as an AppSync API key would"
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default 127.0.0.1: this machine only)",
+    )
+    serve.add_argument(
+        "--keys",
+        type=Path,
+        default=None,
+        help=f"the API keys file, created if missing (default: {KEYS_FILE} beside --db)",
+    )
+    serve.add_argument(
+        "--org",
+        action="append",
+        default=[],
+        metavar="ORG",
+        help="give this org a key if it has none (repeatable)",
     )
     serve.set_defaults(func=serve_command)
+
+    key = actions.add_parser("key", help="print an org's key to the local API (made if missing)")
+    key.add_argument("org", metavar="ORG")
+    key.add_argument(
+        "--keys",
+        type=Path,
+        default=Path("renderfarm") / KEYS_FILE,
+        help=f"the API keys file (default: renderfarm/{KEYS_FILE}, as renderlib farm up makes)",
+    )
+    key.set_defaults(func=key_command)
 
 
 def serve_command(args: argparse.Namespace) -> int:
     from renderlib.jobs.server import GRAPHQL_PATH, create_server
 
-    server = create_server(args.db, args.port, args.host, args.api_key, access_log=True)
+    keys = ApiKeys.create(args.keys or args.db.parent / KEYS_FILE, args.org)
+    server = create_server(args.db, keys, args.port, args.host, access_log=True)
     print(
         f"jobs API at http://{args.host}:{server.server_port}{GRAPHQL_PATH} (database {args.db})",
         flush=True,
     )
+    print(f"API keys in {keys.path}: {describe_keys(keys)}", flush=True)
     try:
         server.serve_forever()
     finally:
         server.server_close()
     return 0
+
+
+def key_command(args: argparse.Namespace) -> int:
+    if not args.keys.exists():
+        raise ConfigError(f"{args.keys} does not exist: renderlib farm up or api serve makes it")
+    print(ApiKeys(args.keys).add_org(args.org))
+    return 0
+
+
+def describe_keys(keys: ApiKeys) -> str:
+    orgs = ", ".join(sorted(keys.orgs())) or "none yet"
+    return f"the farm's, and one for each org ({orgs}; renderlib api key ORG adds one)"

@@ -32,10 +32,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=Path,
         default=Path("renderfarm"),
         metavar="FOLDER",
-        help="the farm's folder: jobs.db, storage/ (stands in for S3), logs/ "
-        "(default: ./renderfarm)",
+        help="the farm's folder: jobs.db, api-keys.json, storage/ (stands in for S3), "
+        "logs/ (default: ./renderfarm)",
     )
     up.add_argument("--port", type=int, default=4000, help="jobs API port (default: 4000)")
+    up.add_argument(
+        "--org",
+        action="append",
+        default=None,
+        metavar="ORG",
+        help="give this org a key to the jobs API if it has none (repeatable; default: demo)",
+    )
     up.add_argument(
         "--sweep-seconds",
         type=float,
@@ -49,6 +56,7 @@ def farm_up(args: argparse.Namespace) -> int:
     import signal
     import threading
 
+    from renderlib.commands.api import describe_keys
     from renderlib.errors import ConfigError
     from renderlib.farm.local import FarmConfig, LocalFarm
     from renderlib.farm.logs import configure_logging
@@ -61,6 +69,7 @@ def farm_up(args: argparse.Namespace) -> int:
         port=args.port,
         render_workers=args.workers,
         sweep_interval=args.sweep_seconds,
+        orgs=tuple(args.org or ("demo",)),
     )
     # Ctrl-C, and SIGTERM from a process manager, stop the farm cleanly (even where the
     # shell started us with SIGINT ignored, as it does background jobs).
@@ -72,6 +81,7 @@ def farm_up(args: argparse.Namespace) -> int:
     except OSError as exc:
         farm.stop()
         raise ConfigError(f"cannot start the jobs API on port {args.port}: {exc}") from None
+    keys = farm.keys.path
     # Everything after start is inside the try: a Ctrl-C as early as the first line printed
     # (a watcher may send it as soon as it reads them) still stops the farm's threads.
     try:
@@ -79,10 +89,13 @@ def farm_up(args: argparse.Namespace) -> int:
         print(f"farm folder {farm.folder} (storage: {farm.storage})", flush=True)
         print(
             f"submit with: renderlib submit RUN_FOLDER --org ORG --api {farm.url} "
-            f"--storage {farm.storage}",
+            f"--storage {farm.storage} --keys {keys}",
             flush=True,
         )
-        print(f"watch with:  renderlib jobs --api {farm.url}", flush=True)
+        print(f"watch with:  renderlib jobs --api {farm.url} --keys {keys}", flush=True)
+        print(f"API keys in {keys}: {describe_keys(farm.keys)}", flush=True)
+        for org, key in sorted(farm.keys.orgs().items()):
+            print(f"  org {org}: x-api-key {key}", flush=True)
         print("Ctrl-C stops the farm (running jobs are put back in the queue)", flush=True)
         configure_logging({"agent": "local-farm"})
         threading.Event().wait()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
+from renderlib.commands.submit import add_api_arguments, client_for
 from renderlib.jobs.status import JobStatus
 
 
@@ -17,22 +19,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--limit", type=int, default=50, help="at most this many per status")
     parser.add_argument(
-        "--api",
+        "--org",
         default=None,
-        help="jobs API URL (default: $JOBS_API_URL or http://127.0.0.1:4000/graphql)",
+        help="act as this org's studio (its jobs only); default: the local farm's key, "
+        "which sees every org's jobs",
     )
+    add_api_arguments(parser)
     parser.set_defaults(func=list_jobs)
     actions = parser.add_subparsers(dest="action")
     show = actions.add_parser("show", help="one job, with its events")
     show.add_argument("job_id", metavar="ID")
     show.add_argument("--api", default=argparse.SUPPRESS, help="jobs API URL")
+    show.add_argument("--keys", default=argparse.SUPPRESS, type=Path, help="API keys file")
+    show.add_argument("--org", default=argparse.SUPPRESS, help="act as this org's studio")
     show.set_defaults(func=show_job)
 
 
 def list_jobs(args: argparse.Namespace) -> int:
-    from renderlib.commands.submit import client_for
-
-    client = client_for(args.api)
+    client = client_for(args.api, args.keys, org=args.org)
     statuses = [JobStatus(args.status)] if args.status else list(JobStatus)
     print(f"{'ID':36}  {'STATUS':9}  {'PROGRESS':>8}  {'RETRIES':>7}  {'ORG':16}  CREATED")
     for status in statuses:
@@ -48,9 +52,7 @@ def list_jobs(args: argparse.Namespace) -> int:
 
 
 def show_job(args: argparse.Namespace) -> int:
-    from renderlib.commands.submit import client_for
-
-    client = client_for(args.api)
+    client = client_for(args.api, args.keys, org=args.org)
     job = client.get_job(args.job_id)
     fields = [
         ("id", job.id),

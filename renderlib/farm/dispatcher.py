@@ -39,11 +39,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from renderlib.errors import BadInputError, ClaimLostError, JobNotFoundError, LaunchError
+from renderlib.errors import (
+    BadInputError,
+    ClaimLostError,
+    JobNotFoundError,
+    JobsApiError,
+    LaunchError,
+)
 from renderlib.farm.launcher import Launcher, TaskState, task_state_from_ecs
 from renderlib.farm.logs import emit_metric
 from renderlib.farm.settings import DispatchSettings
 from renderlib.jobs.client import JobsClient
+from renderlib.jobs.fields import TOKEN_RULE, is_token
 from renderlib.jobs.records import Job
 from renderlib.jobs.status import JobStatus
 
@@ -230,6 +237,9 @@ class Dispatcher:
         return min(report.capacity, self.settings.max_launches_per_call)
 
     def _claim_and_launch(self, job_id: str, report: Report) -> bool:
+        if not is_token(job_id):
+            self._fail_unlaunchable(job_id, report)
+            return False
         try:
             job = self.client.claim(job_id, self.agent_id)
         except (ClaimLostError, JobNotFoundError):
@@ -248,6 +258,23 @@ class Dispatcher:
         report.launched.append(job.id)
         log_event(log, "launched", job_id=job.id, attempt=attempt, task=task_id)
         return True
+
+    def _fail_unlaunchable(self, job_id: str, report: Report) -> None:
+        """A job whose id is not a path-safe token (it reached the queue through an API
+        that does not check) would name a task, a log file: fail it from queued, unclaimed,
+        once; if even that is refused, leave it and go on with the other jobs."""
+        reason = f"job id {job_id!r} is not a valid id: use {TOKEN_RULE}"
+        try:
+            self.client.fail(job_id, reason, expected_status=JobStatus.QUEUED)
+            report.failed.append(job_id)
+        except JobsApiError as exc:
+            log_event(
+                log,
+                "cannot fail a job with an invalid id",
+                level=logging.WARNING,
+                job_id=job_id,
+                error=str(exc),
+            )
 
     def _launch_failed(self, job: Job, attempt: int, error: LaunchError, report: Report) -> None:
         log_event(

@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 from renderlib.errors import BadInputError, LaunchError
 from renderlib.farm.settings import EcsSettings
+from renderlib.jobs.fields import TOKEN_RULE, is_token
 from renderlib.jobs.records import Job
 
 STOPPED = "STOPPED"
@@ -233,6 +234,10 @@ class LocalLauncher:
             return sum(1 for p in self._processes.values() if p.popen.poll() is None)
 
     def launch(self, job: Job, attempt: int) -> str:
+        if not is_token(job.id):  # it names the log file
+            raise LaunchError(
+                f"job id {job.id!r} is not a valid id: use {TOKEN_RULE}", task_may_exist=False
+            )
         token = client_token(job.id, attempt)
         with self._lock:
             if token in self._by_token:

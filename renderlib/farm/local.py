@@ -8,8 +8,10 @@
     worker tasks   ``python -m handlers.worker`` processes, one per job attempt
     S3             the folder FOLDER/storage              (cloud: the render bucket)
 
-Everything lives in one folder: jobs.db, storage/ (generation runs, renders/...) and
-logs/ (one log per worker process).
+Everything lives in one folder: jobs.db, api-keys.json (the farm's key and one per
+org: renderlib/jobs/api_keys.py), storage/ (generation runs, renders/...) and logs/ (one
+log per worker process). The API listens on loopback unless told otherwise, and answers
+only requests carrying one of those keys; the dispatcher and workers use the farm's.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from pathlib import Path
 from renderlib.farm.dispatcher import handle_event
 from renderlib.farm.launcher import LocalLauncher
 from renderlib.farm.settings import DispatchSettings
+from renderlib.jobs.api_keys import KEYS_FILE, ApiKeys
+from renderlib.jobs.auth import ApiKeyAuth
 from renderlib.jobs.client import JobsClient
 from renderlib.jobs.server import RunningServer, start_server
 
@@ -58,6 +62,7 @@ class FarmConfig:
     port: int = 4000
     host: str = "127.0.0.1"
     render_workers: int | None = None  # browsers per job; None: the worker decides
+    orgs: tuple[str, ...] = ("demo",)  # orgs given a key in api-keys.json (more can be added)
     poll_interval: float = 0.5
     sweep_interval: float = 15.0
     heartbeat_interval: float = 10.0
@@ -74,6 +79,7 @@ class LocalFarm:
         self.config = config
         self.folder = Path(config.folder).resolve()
         self.storage = self.folder / "storage"
+        self.keys = ApiKeys(self.folder / KEYS_FILE)
         self.server: RunningServer | None = None
         self.client: JobsClient | None = None
         self.launcher: LocalLauncher | None = None
@@ -95,11 +101,18 @@ class LocalFarm:
     def start(self) -> None:
         config = self.config
         self.storage.mkdir(parents=True, exist_ok=True)
-        self.server = start_server(self.folder / "jobs.db", port=config.port, host=config.host)
-        self.client = JobsClient(self.server.url, retries=2, backoff_seconds=0.2)
+        self.keys = ApiKeys.create(self.keys.path, config.orgs)
+        self.server = start_server(
+            self.folder / "jobs.db", self.keys, port=config.port, host=config.host
+        )
+        farm_key = self.keys.farm_key()
+        self.client = JobsClient(
+            self.server.url, ApiKeyAuth(farm_key), retries=2, backoff_seconds=0.2
+        )
         env = {
             "JOBS_API_URL": self.server.url,
-            "JOBS_API_AUTH": "none",
+            "JOBS_API_AUTH": "api_key",
+            "JOBS_API_KEY": farm_key,
             "RENDERLIB_STORAGE": str(self.storage),
             "HEARTBEAT_INTERVAL_SECONDS": str(config.heartbeat_interval),
             "ECS_CLUSTER": "local",

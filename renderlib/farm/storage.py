@@ -3,8 +3,10 @@
 Keys are the bucket's keys (``generations/<org>/<video>/<run>/script.json``,
 ``renders/<org>/<video>/<job>/video.mp4``); a local folder holds the same keys as
 relative paths. A storage may carry a key prefix (``s3://bucket/prefix``): it is put
-in front of the keys the farm makes up (``storage.key(...)``); keys read from a
-record (a GenerationRun's artifact keys) are used as they are.
+in front of the keys the farm makes up (``storage.key(...)``, from path-safe tokens
+only); keys read from a record (a GenerationRun's artifact keys) are used as they are,
+once checked (renderlib/jobs/fields.py) and, for a job, found under its org's folder.
+Errors name keys, never the local folder that holds them.
 
 An upload appears at its key only once the whole file is there: S3 publishes an
 object (single or multipart upload) only when it completes, and a local upload is
@@ -21,6 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 
 from renderlib.errors import ArtifactNotFoundError, BadInputError, StorageError
+from renderlib.jobs.fields import check_key, check_token
 from renderlib.jobs.records import GenerationRun
 
 GENERATIONS_PREFIX = "generations"
@@ -35,8 +38,13 @@ class Storage(ABC):
         self.prefix = f"{prefix}/" if prefix else ""
 
     def key(self, *parts: str) -> str:
-        """A key the farm makes up: the storage's prefix, then ``parts`` joined by '/'."""
-        return self.prefix + "/".join(part.strip("/") for part in parts)
+        """A key the farm makes up: the storage's prefix, then ``parts`` (each a token:
+        InvalidValueError otherwise) joined by '/'."""
+        return self.prefix + "/".join(check_token("key part", part) for part in parts)
+
+    def folder(self, *parts: str) -> str:
+        """The key prefix of a folder the farm makes up, ending in '/'."""
+        return self.key(*parts) + "/"
 
     @abstractmethod
     def url(self, key: str) -> str:
@@ -63,10 +71,9 @@ class LocalStorage(Storage):
         self.root = Path(root).absolute()
 
     def path(self, key: str) -> Path:
-        relative = PurePosixPath(key)
-        if relative.is_absolute() or ".." in relative.parts or not relative.parts:
-            raise BadInputError(f"storage key {key!r}: expected a relative key without '..'")
-        return self.root.joinpath(*relative.parts)
+        """The file holding ``key``, always inside the root (InvalidValueError for a key
+        that is not a storage key)."""
+        return self.root.joinpath(*PurePosixPath(check_key("storage key", key)).parts)
 
     def url(self, key: str) -> str:
         return str(self.path(key))
@@ -74,11 +81,11 @@ class LocalStorage(Storage):
     def download(self, key: str, path: Path) -> None:
         source = self.path(key)
         if not source.is_file():
-            raise ArtifactNotFoundError(f"{source} does not exist")
+            raise ArtifactNotFoundError(f"{key} does not exist in storage")
         try:
             shutil.copyfile(source, path)
         except OSError as exc:
-            raise StorageError(f"cannot copy {source}: {exc}") from exc
+            raise StorageError(f"cannot read {key} from storage: {exc.strerror}") from exc
 
     def upload(self, path: Path, key: str, content_type: str | None = None) -> None:
         target = self.path(key)
@@ -94,7 +101,7 @@ class LocalStorage(Storage):
                 Path(partial).unlink(missing_ok=True)
                 raise
         except OSError as exc:
-            raise StorageError(f"cannot write {target}: {exc}") from exc
+            raise StorageError(f"cannot write {key} to storage: {exc.strerror}") from exc
 
     def exists(self, key: str) -> bool:
         return self.path(key).is_file()
@@ -202,21 +209,31 @@ def run_prefix(run: GenerationRun) -> str:
     return f"{folder}/" if folder else ""
 
 
-def download_generation_run(storage: Storage, run: GenerationRun, folder: Path) -> Path:
-    """Lay the run's files out in ``folder`` as a generation run folder.
+def download_generation_run(
+    storage: Storage, run: GenerationRun, folder: Path, org_id: str
+) -> Path:
+    """Lay the run's files out in ``folder`` as a generation run folder, after checking
+    that the run and every file it names are org ``org_id``'s (BadInputError otherwise).
 
     script.json and timeline.json get those names; each audio file keeps its path
     relative to the run's prefix (which is what timeline.json refers to), or its
     bare name if it lies outside the prefix.
     """
+    if run.org_id != org_id:
+        raise BadInputError(f"generation run {run.id} is not org {org_id}'s")
+    org_folder = storage.folder(GENERATIONS_PREFIX, org_id)
+    keys = [run.script_artifact_key, run.timeline_artifact_key, *run.audio_artifact_keys]
+    for key in keys:
+        check_key(f"generation run {run.id}: file", key)
+        if not key.startswith(org_folder):
+            raise BadInputError(
+                f"generation run {run.id} names {key}, which is not under {org_folder}: "
+                "a job reads only its own org's files"
+            )
     prefix = run_prefix(run)
     wanted = {"script.json": run.script_artifact_key, "timeline.json": run.timeline_artifact_key}
     for key in run.audio_artifact_keys:
-        relative = key[len(prefix) :] if key.startswith(prefix) else key.rpartition("/")[2]
-        parts = PurePosixPath(relative).parts
-        if not parts or ".." in parts:
-            raise BadInputError(f"generation run {run.id}: audio key {key!r} is not a file key")
-        wanted[relative] = key
+        wanted[key[len(prefix) :] if key.startswith(prefix) else key.rpartition("/")[2]] = key
     folder.mkdir(parents=True, exist_ok=True)
     for relative, key in wanted.items():
         target = folder.joinpath(*PurePosixPath(relative).parts)

@@ -13,9 +13,10 @@ stops without touching it. docs/worker.md explains the choices.
 from __future__ import annotations
 
 import logging
+import re
 import tempfile
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from renderlib.errors import (
@@ -28,8 +29,14 @@ from renderlib.errors import (
 from renderlib.farm.heartbeat import Heartbeat
 from renderlib.farm.interrupts import Interrupts, Terminated, TimeLimitExceeded
 from renderlib.farm.logs import emit_metric
-from renderlib.farm.storage import RENDERS_PREFIX, Storage, download_generation_run
+from renderlib.farm.storage import (
+    RENDERS_PREFIX,
+    LocalStorage,
+    Storage,
+    download_generation_run,
+)
 from renderlib.jobs.client import JobsClient
+from renderlib.jobs.fields import check_token
 from renderlib.jobs.records import Job, RenderRun
 from renderlib.jobs.status import JobStatus
 
@@ -98,17 +105,17 @@ def run_worker(
 
     with Interrupts(time_limit) as interrupts:
         heartbeat = Heartbeat(client, job_id, attempt, heartbeat_interval)
+        work = tempfile.TemporaryDirectory(prefix="renderlib-job-", dir=work_dir)
+        tmp = Path(work.name)
         try:
-            with (
-                heartbeat,
-                tempfile.TemporaryDirectory(prefix="renderlib-job-", dir=work_dir) as tmp,
-            ):
-                rendered = _render_job(job, client, storage, heartbeat, Path(tmp), workers)
+            with heartbeat, work:
+                rendered = _render_job(job, client, storage, heartbeat, tmp, workers)
                 # Done: a signal from here on must not cut the report short.
                 interrupts.disarm()
         except BaseException as exc:  # noqa: BLE001 - every ending is reported below
             interrupts.disarm()
-            return _report_failure(client, job, attempt, exc)
+            reason = _without_local_paths(_describe(exc), tmp, storage)
+            return _report_failure(client, job, attempt, exc, reason)
         return _report_success(client, job, attempt, rendered)
 
 
@@ -125,13 +132,10 @@ def _render_job(
     heartbeat.set_stage("loading", 0.0)
     generation_run_id, video_id = _parse_input(job)
     run = client.get_generation_run(generation_run_id)
-    video_id = video_id or run.video_id
+    video_id = check_token("the generation run's videoId", video_id or run.video_id)
     run_dir = tmp / "run"
-    download_generation_run(storage, run, run_dir)
-    try:
-        composition = renderlib.load_source(run_dir)
-    except BadInputError as exc:
-        raise type(exc)(_without_folder(str(exc), run_dir)) from None
+    download_generation_run(storage, run, run_dir, job.org_id)
+    composition = renderlib.load_source(run_dir)
     log.info(
         "rendering %dx%d, %d frames at %g fps",
         composition.width,
@@ -155,6 +159,9 @@ def _render_job(
 
 
 def _parse_input(job: Job) -> tuple[str, str | None]:
+    """The generation run id and video id the job names, each a path-safe token, as is
+    its org (a job may come through an API that checks none of them)."""
+    check_token("the job's orgId", job.org_id)
     data = job.input
     run_id = data.get("generationRunId")
     if not isinstance(run_id, str) or not run_id:
@@ -162,11 +169,10 @@ def _parse_input(job: Job) -> tuple[str, str | None]:
             'the job\'s inputJson needs "generationRunId": the id of the generation run '
             f"to render (got {data.get('generationRunId')!r})"
         )
+    check_token("the job's inputJson.generationRunId", run_id)
     video_id = data.get("videoId")
-    if video_id is not None and (not isinstance(video_id, str) or not video_id):
-        raise BadInputError(
-            f'the job\'s inputJson "videoId" must be a non-empty string, got {video_id!r}'
-        )
+    if video_id is not None:
+        check_token("the job's inputJson.videoId", video_id)
     return run_id, video_id
 
 
@@ -203,7 +209,10 @@ def _report_success(client: JobsClient, job: Job, attempt: int, rendered: _Rende
     return Outcome("succeeded", render_run=run)
 
 
-def _report_failure(client: JobsClient, job: Job, attempt: int, exc: BaseException) -> Outcome:
+def _report_failure(
+    client: JobsClient, job: Job, attempt: int, exc: BaseException, reason: str
+) -> Outcome:
+    """Report how the attempt ended; ``reason`` is ``exc`` described for the studio."""
     if isinstance(exc, ClaimLostError):
         log.warning("stopped: %s", exc)
         return Outcome("not-ours", str(exc))
@@ -213,17 +222,15 @@ def _report_failure(client: JobsClient, job: Job, attempt: int, exc: BaseExcepti
         if isinstance(exc, Terminated):
             # Not the job's fault: requeued whatever its retries; the new retryCount
             # gives the next launch its own attempt number (and RunTask clientToken).
-            reason = f"{exc}; requeued to run again"
+            reason = f"{reason}; requeued to run again"
             log.warning("stopped: %s", reason)
             client.requeue(job.id, reason, expected_status=JobStatus.RUNNING, attempt=attempt)
             return Outcome("requeued", reason)
         if isinstance(exc, BadInputError | TimeLimitExceeded):
-            reason = _describe(exc)
             log.error("job failed: %s", reason)
             client.fail(job.id, reason, expected_status=JobStatus.RUNNING, attempt=attempt)
             emit_metric(log, "RendersFailed")
             return Outcome("failed", reason)
-        reason = _describe(exc)
         log.error("attempt failed: %s", reason, exc_info=not isinstance(exc, RenderlibError))
         after = client.retry_or_fail(
             job.id, reason, expected_status=JobStatus.RUNNING, attempt=attempt
@@ -233,11 +240,11 @@ def _report_failure(client: JobsClient, job: Job, attempt: int, exc: BaseExcepti
             return Outcome("failed", after.failure_reason)
         return Outcome("requeued", reason)
     except ClaimLostError as lost:
-        log.warning("the job changed hands while reporting %s: %s", _describe(exc), lost)
-        return Outcome("not-ours", _describe(exc))
+        log.warning("the job changed hands while reporting %s: %s", reason, lost)
+        return Outcome("not-ours", reason)
     except JobsApiError as api_error:
-        log.error("cannot report %s: %s", _describe(exc), api_error)
-        return Outcome("unreported", _describe(exc))
+        log.error("cannot report %s: %s", reason, api_error)
+        return Outcome("unreported", reason)
 
 
 def _describe(exc: BaseException) -> str:
@@ -252,8 +259,24 @@ def _describe(exc: BaseException) -> str:
     return f"internal error: {type(exc).__name__}: {exc}"
 
 
-def _without_folder(message: str, run_dir: Path) -> str:
-    """The message with the worker's temporary run folder taken out of file paths."""
-    for folder in {str(run_dir), str(run_dir.resolve())}:
-        message = message.replace(f"{folder}/", "").replace(folder, "the generation run")
+def _without_local_paths(message: str, tmp: Path, storage: Storage) -> str:
+    """The message as the studio may read it: no path on the worker's machine. A file of
+    the generation run is named by its path in the run (``script.json``), a stored file
+    by its key, any other file in the worker's folders by its name."""
+    for form in _forms(tmp / "run"):
+        message = message.replace(f"{form}/", "").replace(form, "the generation run")
+    if isinstance(storage, LocalStorage):
+        for form in _forms(storage.root):
+            message = message.replace(f"{form}/", "").replace(form, "storage")
+    for root in sorted({*_forms(tmp), *_forms(Path(tempfile.gettempdir()))}, key=len, reverse=True):
+        message = re.sub(
+            re.escape(root) + r"(?![^/\s'\"])(/[^\s'\"]*)?",
+            lambda found: PurePosixPath(found.group(0)).name if found.group(1) else "a work folder",
+            message,
+        )
     return message
+
+
+def _forms(folder: Path) -> set[str]:
+    """The ways a folder may be spelled in a message: as given, and resolved."""
+    return {str(folder), str(folder.resolve())}

@@ -22,3 +22,8 @@ class ValidationError(ApiError):
 
 class NotFoundException(ApiError):
     """The record to update, or the job an event refers to, does not exist."""
+
+
+class UnauthorizedException(ApiError):
+    """The caller may not do this (as AppSync names it): no or unknown credentials, a
+    farm-only operation, another org's record, a field the caller may not set."""

@@ -1,8 +1,10 @@
-"""How the JobsClient authenticates: requests ``AuthBase`` objects, one per AppSync mode.
+"""How the JobsClient proves who it is: requests ``AuthBase`` objects, one per AppSync mode.
+(What each caller may then do is renderlib/jobs/authorization.py.)
 
-- none: the local server.
-- api_key: the ``x-api-key`` header; the key from JOBS_API_KEY or from the secret
-  named by JOBS_API_KEY_SECRET_ARN.
+- none: no credentials (the API refuses such a client).
+- api_key: the ``x-api-key`` header (an AppSync API key, or a local farm key from
+  api-keys.json); the key from JOBS_API_KEY or from the secret named by
+  JOBS_API_KEY_SECRET_ARN.
 - iam: SigV4 over the request (service ``appsync``) with boto3's credential chain.
 - cognito: a user pool user (USER_PASSWORD_AUTH); the ID token goes in ``Authorization``
   and is refreshed before it expires. The worker's username and password come from

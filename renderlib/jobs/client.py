@@ -40,9 +40,11 @@ from renderlib.errors import (
     JobNotFoundError,
     JobsApiError,
     JobsUnavailableError,
+    NotAuthorizedError,
 )
 from renderlib.jobs import auth as jobs_auth
 from renderlib.jobs import operations as ops
+from renderlib.jobs.fields import clip_text
 from renderlib.jobs.records import GenerationRun, Job, JobEvent, Page, RenderRun, from_api
 from renderlib.jobs.service import utc_now
 from renderlib.jobs.status import JobStatus
@@ -52,6 +54,7 @@ RETRY_STATUS_CODES = frozenset({429, 500, 502, 503, 504})
 # RenderRun ids derive from the job id, so one job can only ever have one RenderRun.
 RENDER_RUN_NAMESPACE = uuid.UUID("6f1d3b52-8f0e-4c47-9a43-6a5c1f0e2b7d")
 CONDITION_ERROR_TYPE = "ConditionalCheckFailedException"
+UNAUTHORIZED_ERROR_TYPE = "UnauthorizedException"
 
 
 @dataclass
@@ -160,6 +163,11 @@ class JobsClient:
                 if len(jobs) >= limit:
                     break
         return jobs
+
+    def cancel(self, job_id: str) -> Job:
+        """-> canceled: a studio stops its own job that has not finished (its worker, if
+        one runs it, stops at its next heartbeat)."""
+        return self._update(job_id, {"status": "canceled"}, {})
 
     def claim(self, job_id: str, agent_id: str) -> Job:
         """queued -> claimed by ``agent_id``; ClaimLostError if the job was not queued."""
@@ -286,7 +294,7 @@ class JobsClient:
             "id": event_id,
             "jobId": job_id,
             "type": type,
-            "message": message,
+            "message": None if message is None else clip_text(message),
             "progress": progress,
             "orgId": org_id,
             "data": None if data is None else json.dumps(dict(data)),
@@ -424,6 +432,7 @@ class JobsClient:
         self, job: Job, reason: str, expected_status: JobStatus | str | None, count_retry: bool
     ) -> Job:
         retry_count = job.retry_count + 1 if count_retry else job.retry_count
+        reason = clip_text(reason)
         requeued = self._update(
             job.id,
             {
@@ -444,6 +453,7 @@ class JobsClient:
         return requeued
 
     def _fail(self, job: Job, reason: str, expected_status: JobStatus | str | None) -> Job:
+        reason = clip_text(reason)
         failed = self._update(
             job.id,
             {"status": "failed", "failureReason": reason, "finishedAt": utc_now()},
@@ -494,7 +504,7 @@ class JobsClient:
                 return _Answer(data, retried=attempt > 0)
             except TransportQueryError as exc:
                 errors = list(exc.errors or [])
-                if _error_type(errors) == "UnauthorizedException" and self._reauthenticate(
+                if _error_type(errors) == UNAUTHORIZED_ERROR_TYPE and self._reauthenticate(
                     reauthenticated
                 ):
                     reauthenticated = True
@@ -504,6 +514,10 @@ class JobsClient:
                 if exc.code in (401, 403) and self._reauthenticate(reauthenticated):
                     reauthenticated = True
                     continue
+                if exc.code in (401, 403):
+                    raise NotAuthorizedError(
+                        f"jobs API at {self.url} refused the caller: {exc}", str(exc.code)
+                    ) from None
                 if exc.code not in RETRY_STATUS_CODES:
                     raise JobsApiError(
                         f"jobs API at {self.url} refused the request: {exc}", str(exc.code)
@@ -595,4 +609,6 @@ def _api_error(errors: list[dict]) -> JobsApiError:
         return ClaimLostError(message, error_type)
     if error_type == "NotFoundException":
         return JobNotFoundError(message, error_type)
+    if error_type == UNAUTHORIZED_ERROR_TYPE:
+        return NotAuthorizedError(f"jobs API error ({error_type}): {message}", error_type)
     return JobsApiError(f"jobs API error ({error_type}): {message}", error_type)

@@ -128,6 +128,7 @@ class DynamoStore(Store):
         ascending: bool = True,
         limit: int = 100,
         next_token: str | None = None,
+        filter: Condition | None = None,
     ) -> Page:
         index = entity.indexes[index_name]
         key_expression = Key(index.hash_key).eq(key)
@@ -141,6 +142,8 @@ class DynamoStore(Store):
         }
         if next_token:
             arguments["ExclusiveStartKey"] = _decode_token(next_token)
+        if filter is not None:
+            arguments["FilterExpression"] = _expression(filter)
         response = self._tables[entity.name].query(**arguments)
         last_key = response.get("LastEvaluatedKey")
         token = None if last_key is None else _encode_token(_from_dynamo(last_key))

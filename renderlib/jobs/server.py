@@ -1,13 +1,17 @@
 """The local jobs API: the schema-first GraphQL server over SQLite.
 
 Ariadne executes schema.graphql with the AppSync scalars and the shared JobsService;
-a threaded Werkzeug server answers at ``http://HOST:PORT/graphql``. Errors carry an
+a threaded Werkzeug server answers at ``http://HOST:PORT/graphql``, on loopback unless
+told otherwise. Every request names its caller with an ``x-api-key`` header holding a
+key from the farm folder's api-keys.json (renderlib/jobs/api_keys.py); a request without
+a known key is refused with HTTP 401, as AppSync refuses one. Errors carry an
 AppSync-style ``errorType`` and come back with HTTP 200, as AppSync answers them.
 
 In-process (tests, the local farm)::
 
-    with start_server("jobs.db") as server:   # port 0: a free port
-        client = JobsClient(server.url)
+    keys = ApiKeys.create("farm/api-keys.json", orgs=["demo"])
+    with start_server("farm/jobs.db", keys) as server:   # port 0: a free port
+        client = JobsClient(server.url, ApiKeyAuth(keys.org_key("demo")))
 """
 
 from __future__ import annotations
@@ -26,12 +30,17 @@ from ariadne.wsgi import GraphQL
 from graphql import GraphQLError, GraphQLSchema
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from renderlib.jobs.api_errors import ApiError
+from renderlib.jobs.api_errors import ApiError, UnauthorizedException
+from renderlib.jobs.api_keys import ApiKeys
+from renderlib.jobs.fields import MAX_INPUT_JSON_BYTES
 from renderlib.jobs.service import JobsService
 from renderlib.jobs.sqlite_store import SqliteStore
 from renderlib.jobs.store import Store
 
 GRAPHQL_PATH = "/graphql"
+# A request may carry one inputJson at its limit, escaped as a JSON string (up to 2x).
+MAX_REQUEST_BYTES = 4 * MAX_INPUT_JSON_BYTES
+CALLER = "renderlib.caller"
 log = logging.getLogger(__name__)
 # Ariadne logs every GraphQL error; expected ones (conditions, validation) are answers,
 # not faults, and format_error logs the unexpected ones.
@@ -55,8 +64,8 @@ def build_schema(service: JobsService) -> GraphQLSchema:
 
 
 def _resolver(service: JobsService, parent_type: str, field_name: str):
-    def resolve(_obj: Any, _info: Any, **arguments: Any) -> Any:
-        return service.resolve(parent_type, field_name, arguments)
+    def resolve(_obj: Any, info: Any, **arguments: Any) -> Any:
+        return service.resolve(parent_type, field_name, arguments, info.context[CALLER])
 
     return resolve
 
@@ -124,14 +133,15 @@ class _JobsGraphQL(GraphQL):
         return [json.dumps(response).encode("utf-8")]
 
 
-def make_app(db: str | Path | Store, api_key: str | None = None):
-    """The WSGI application: POST /graphql, optionally requiring ``x-api-key``.
+def make_app(db: str | Path | Store, keys: ApiKeys):
+    """The WSGI application: POST /graphql, the caller named by its ``x-api-key``.
 
     ``db`` is the SQLite file, or any Store (tests serve the DynamoDB store this way).
     """
     store = db if isinstance(db, Store) else SqliteStore(db)
     graphql_app = _JobsGraphQL(
         build_schema(JobsService(store)),
+        context_value=lambda environ, _data: {CALLER: environ[CALLER]},
         error_formatter=format_error,
         logger=_ARIADNE_LOGGER,
     )
@@ -140,20 +150,37 @@ def make_app(db: str | Path | Store, api_key: str | None = None):
         if environ.get("PATH_INFO", "").rstrip("/") != GRAPHQL_PATH:
             start_response("404 Not Found", [("Content-Type", "text/plain")])
             return [f"the jobs API answers at {GRAPHQL_PATH}\n".encode()]
-        if api_key is not None and environ.get("HTTP_X_API_KEY") != api_key:
-            start_response("401 Unauthorized", [("Content-Type", "application/json")])
-            body = {
-                "errors": [
-                    {
-                        "errorType": "UnauthorizedException",
-                        "message": "You are not authorized to make this call.",
-                    }
-                ]
-            }
-            return [json.dumps(body).encode()]
+        try:
+            caller = keys.caller(environ.get("HTTP_X_API_KEY"))
+        except UnauthorizedException as refused:  # a key file naming a bad org
+            return _refuse(start_response, "401 Unauthorized", refused.error_type, str(refused))
+        if caller is None:
+            return _refuse(
+                start_response,
+                "401 Unauthorized",
+                "UnauthorizedException",
+                "You are not authorized to make this call: send an x-api-key header with a "
+                f"key from {keys.path} (renderlib farm up and renderlib api serve print it)",
+            )
+        size = int(environ.get("CONTENT_LENGTH") or 0)
+        if size > MAX_REQUEST_BYTES:
+            return _refuse(
+                start_response,
+                "413 Request Entity Too Large",
+                "ValidationError",
+                f"the request is {size} bytes; the jobs API takes at most {MAX_REQUEST_BYTES} "
+                f"(an inputJson at most {MAX_INPUT_JSON_BYTES})",
+            )
+        environ[CALLER] = caller
         return graphql_app(environ, start_response)
 
     return app
+
+
+def _refuse(start_response, status: str, error_type: str, message: str) -> list[bytes]:
+    start_response(status, [("Content-Type", "application/json")])
+    body = {"errors": [{"errorType": error_type, "message": message}]}
+    return [json.dumps(body).encode()]
 
 
 @dataclass
@@ -184,16 +211,16 @@ class _QuietHandler(WSGIRequestHandler):
 
 def create_server(
     db: str | Path | Store,
+    keys: ApiKeys,
     port: int = 0,
     host: str = "127.0.0.1",
-    api_key: str | None = None,
     access_log: bool = False,
 ) -> BaseWSGIServer:
     """A threaded HTTP server for the jobs API (one thread per request); not yet serving."""
     server = make_server(
         host,
         port,
-        make_app(db, api_key),
+        make_app(db, keys),
         threaded=True,
         request_handler=None if access_log else _QuietHandler,
     )
@@ -202,11 +229,11 @@ def create_server(
 
 
 def start_server(
-    db: str | Path | Store, port: int = 0, host: str = "127.0.0.1", api_key: str | None = None
+    db: str | Path | Store, keys: ApiKeys, port: int = 0, host: str = "127.0.0.1"
 ) -> RunningServer:
-    """Serve the jobs API over ``db`` (a SQLite file or a Store) in a background thread;
-    port 0 picks a free port."""
-    server = create_server(db, port, host, api_key)
+    """Serve the jobs API over ``db`` (a SQLite file or a Store) to the callers ``keys``
+    names, in a background thread; port 0 picks a free port."""
+    server = create_server(db, keys, port, host)
     thread = threading.Thread(target=server.serve_forever, name="jobs-api", daemon=True)
     thread.start()
     url = f"http://{host}:{server.server_port}{GRAPHQL_PATH}"

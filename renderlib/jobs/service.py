@@ -1,9 +1,11 @@
 """The jobs API's logic, shared by the local server and the AppSync Lambda resolver.
 
-Each GraphQL root field is one method taking the field's arguments as plain data and
-returning records as plain dicts (AWSJSON fields as JSON strings). The service owns
-ids, timestamps, defaults, validation and status transitions; conditions are judged
-atomically by the store.
+Each GraphQL root field is one method taking the caller (renderlib/jobs/authorization.py)
+and the field's arguments as plain data, and returning records as plain dicts (AWSJSON
+fields as JSON strings). The service owns ids, timestamps, defaults, validation
+(renderlib/jobs/fields.py) and status transitions, and asks the authorization model
+before every read and write; conditions, including the org and status guards of an
+update, are judged atomically by the store.
 """
 
 from __future__ import annotations
@@ -14,21 +16,37 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from renderlib.errors import InvalidValueError
+from renderlib.farm.storage import GENERATIONS_PREFIX, RENDERS_PREFIX
 from renderlib.jobs import conditions
+from renderlib.jobs import fields as f
 from renderlib.jobs.api_errors import (
     ConditionalCheckFailedException,
     NotFoundException,
     ValidationError,
 )
+from renderlib.jobs.authorization import (
+    RETRY,
+    RETRY_CLEARS,
+    Caller,
+    Role,
+    allowed_from,
+    authorize,
+    check_job_fields,
+    listing_org,
+    update_operation,
+)
 from renderlib.jobs.conditions import ConditionInputError
 from renderlib.jobs.models import GENERATION_RUN, JOB, JOB_EVENT, RENDER_RUN, Entity
-from renderlib.jobs.status import INITIAL_STATUS, JobStatus, parse_status, predecessors
+from renderlib.jobs.status import FINISHED_STATUSES, INITIAL_STATUS, JobStatus, parse_status
 from renderlib.jobs.store import BadPageToken, ConditionNotMet, Store
 
 DEFAULT_MAX_RETRIES = 3
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 DATETIME_FIELDS = frozenset({"heartbeatAt", "startedAt", "finishedAt"})
+JOB_TOKENS = ("id", "orgId", "kind", "executionMode")
+JOB_TEXTS = ("claimedByAgentId", "taskArn", "failureReason")
 CONDITION_FAILED = "The conditional request failed"
 
 
@@ -69,61 +87,80 @@ class JobsService:
         """Every (parent type, field name) the service resolves."""
         return list(self._fields)
 
-    def resolve(self, parent_type: str, field_name: str, arguments: dict) -> Any:
+    def resolve(self, parent_type: str, field_name: str, arguments: dict, caller: Caller) -> Any:
         try:
             method = self._fields[(parent_type, field_name)]
         except KeyError:
             raise ValidationError(f"the jobs API has no field {parent_type}.{field_name}") from None
-        return method(**arguments)
+        try:
+            return method(caller, **arguments)
+        except InvalidValueError as exc:
+            raise ValidationError(str(exc)) from None
 
     # Queries
 
-    def get_job(self, id: str) -> dict | None:
-        return self.store.get(JOB, id)
+    def get_job(self, caller: Caller, id: str) -> dict | None:
+        job = self.store.get(JOB, id)
+        authorize(caller, "getJob", _org(job), f"job {id}")
+        return job
 
     def list_jobs_by_status(
         self,
+        caller: Caller,
         status: str,
         createdAt: dict | None = None,
         sortDirection: str | None = None,
         limit: int | None = None,
         nextToken: str | None = None,
     ) -> dict:
+        org = listing_org(caller, "listJobByStatusAndCreatedAt")
         _status(status)
         return self._query(
-            JOB, "byStatus", status, "createdAt", createdAt, sortDirection, limit, nextToken
+            JOB, "byStatus", status, "createdAt", createdAt, sortDirection, limit, nextToken, org
         )
 
-    def get_job_event(self, id: str) -> dict | None:
-        return self.store.get(JOB_EVENT, id)
+    def get_job_event(self, caller: Caller, id: str) -> dict | None:
+        event = self.store.get(JOB_EVENT, id)
+        if event is not None:
+            org = event.get("orgId") or _org(self.store.get(JOB, event["jobId"]))
+            authorize(caller, "getJobEvent", org, f"job event {id}")
+        return event
 
     def list_job_events(
         self,
+        caller: Caller,
         jobId: str,
         createdAt: dict | None = None,
         sortDirection: str | None = None,
         limit: int | None = None,
         nextToken: str | None = None,
     ) -> dict:
+        org = self._job_listing_org(caller, "listJobEventByJobIdAndCreatedAt", jobId)
         return self._query(
-            JOB_EVENT, "byJob", jobId, "createdAt", createdAt, sortDirection, limit, nextToken
+            JOB_EVENT, "byJob", jobId, "createdAt", createdAt, sortDirection, limit, nextToken, org
         )
 
-    def get_render_run(self, id: str) -> dict | None:
-        return self.store.get(RENDER_RUN, id)
+    def get_render_run(self, caller: Caller, id: str) -> dict | None:
+        run = self.store.get(RENDER_RUN, id)
+        authorize(caller, "getRenderRun", _org(run), f"render run {id}")
+        return run
 
     def list_render_runs(
-        self, jobId: str, limit: int | None = None, nextToken: str | None = None
+        self, caller: Caller, jobId: str, limit: int | None = None, nextToken: str | None = None
     ) -> dict:
-        return self._query(RENDER_RUN, "byJob", jobId, None, None, None, limit, nextToken)
+        org = self._job_listing_org(caller, "listRenderRunByJobId", jobId)
+        return self._query(RENDER_RUN, "byJob", jobId, None, None, None, limit, nextToken, org)
 
-    def get_generation_run(self, id: str) -> dict | None:
-        return self.store.get(GENERATION_RUN, id)
+    def get_generation_run(self, caller: Caller, id: str) -> dict | None:
+        run = self.store.get(GENERATION_RUN, id)
+        authorize(caller, "getGenerationRun", _org(run), f"generation run {id}")
+        return run
 
     # Mutations
 
-    def create_job(self, input: dict, condition: dict | None = None) -> dict:
+    def create_job(self, caller: Caller, input: dict, condition: dict | None = None) -> dict:
         values = _present(input)
+        check_job_fields(caller, "createJob", values.keys())
         status = _status(values.get("status", INITIAL_STATUS.value))
         if status != INITIAL_STATUS:
             raise ValidationError(
@@ -133,11 +170,12 @@ class JobsService:
         values.setdefault("retryCount", 0)
         values.setdefault("maxRetries", self.default_max_retries)
         _check_job_values(values)
-        for name in ("orgId", "kind"):
-            _non_empty(name, values.get(name))
+        _require(JOB, values)
+        authorize(caller, "createJob", values["orgId"], f"org {values['orgId']}'s job")
+        self._check_run_of_org(values)
         return self._create(JOB, values, condition)
 
-    def update_job(self, input: dict, condition: dict | None = None) -> dict:
+    def update_job(self, caller: Caller, input: dict, condition: dict | None = None) -> dict:
         values = dict(input)
         job_id = values.pop("id")
         remove = frozenset(name for name, value in values.items() if value is None)
@@ -147,66 +185,90 @@ class JobsService:
                 f"updateJob cannot set required fields to null: {', '.join(required_removed)}"
             )
         values = _present(values)
+        new_status = _status(values["status"]) if "status" in values else None
+        operation = update_operation(caller, new_status)
+        authorize(caller, operation)
+        check_job_fields(caller, operation, values.keys() | remove)
         _check_job_values(values)
         user_condition = self._condition(JOB, condition)
-        new_status = _status(values["status"]) if "status" in values else None
-        transition = None
         if new_status is not None:
             values["status"] = new_status.value
-            transition = conditions.OneOf(
-                "status", tuple(sorted(s.value for s in predecessors(new_status)))
-            )
+        if operation == RETRY:
+            remove |= RETRY_CLEARS
+        allowed = allowed_from(caller, new_status)
+        guards = conditions.both(
+            conditions.OneOf("status", tuple(sorted(s.value for s in allowed))),
+            conditions.Compare("orgId", "eq", caller.org_id)
+            if caller.role is Role.STUDIO
+            else None,
+        )
         values["updatedAt"] = self.clock()
         try:
             return self.store.update(
-                JOB,
-                job_id,
-                values,
-                remove,
-                conditions.both(user_condition, transition),
+                JOB, job_id, values, remove, conditions.both(user_condition, guards)
             )
         except ConditionNotMet as lost:
-            if lost.current is None:
-                raise NotFoundException(f"no Job with id {job_id!r}") from None
-            if not conditions.matches(user_condition, lost.current):
-                raise ConditionalCheckFailedException(
-                    f"{CONDITION_FAILED}: job {job_id} did not match the condition "
-                    f"(its status is {lost.current.get('status')!r})"
-                ) from None
-            # The user's condition held, so the transition is what failed.
-            allowed = predecessors(new_status)
-            raise ValidationError(
-                f"job {job_id} cannot go from {lost.current.get('status')!r} to "
-                f"{new_status.value!r}; only from {', '.join(sorted(allowed))}"
+            raise self._update_refused(
+                caller, operation, job_id, lost.current, user_condition, new_status, allowed
             ) from None
 
-    def create_job_event(self, input: dict, condition: dict | None = None) -> dict:
+    def create_job_event(self, caller: Caller, input: dict, condition: dict | None = None) -> dict:
+        authorize(caller, "createJobEvent")
         values = _present(input)
+        _require(JOB_EVENT, values)
         job = self._existing_job(values["jobId"], "createJobEvent")
-        values.setdefault("orgId", job["orgId"])
+        if values.setdefault("orgId", job["orgId"]) != job["orgId"]:
+            raise ValidationError(
+                f"a JobEvent's orgId is its job's ({job['orgId']}), not {values['orgId']!r}"
+            )
+        _optional_token(values, "id")
         _event_type(values["type"])
         _check_progress(values)
+        if "message" in values:
+            f.check_text("message", values["message"])
         if "data" in values:
-            values["data"] = _json_value("data", values["data"])
+            values["data"] = _json_value("data", values["data"], f.MAX_EVENT_DATA_BYTES)
         return self._create(JOB_EVENT, values, condition)
 
-    def create_render_run(self, input: dict, condition: dict | None = None) -> dict:
+    def create_render_run(self, caller: Caller, input: dict, condition: dict | None = None) -> dict:
+        authorize(caller, "createRenderRun")
         values = _present(input)
-        self._existing_job(values["jobId"], "createRenderRun")
+        _require(RENDER_RUN, values)
+        job = self._existing_job(values["jobId"], "createRenderRun")
+        if values.get("orgId") != job["orgId"]:
+            raise ValidationError(
+                f"a RenderRun's orgId is its job's ({job['orgId']}), not {values.get('orgId')!r}"
+            )
+        for name in ("id", "videoId", "generationRunId", "status"):
+            _optional_token(values, name)
+        folder = (RENDERS_PREFIX, job["orgId"], values["videoId"], job["id"])
+        for name in ("mp4ArtifactKey", "posterArtifactKey"):
+            if name in values:
+                _check_key_in(name, values[name], folder)
         return self._create(RENDER_RUN, values, condition)
 
-    def create_generation_run(self, input: dict, condition: dict | None = None) -> dict:
+    def create_generation_run(
+        self, caller: Caller, input: dict, condition: dict | None = None
+    ) -> dict:
         values = _present(input)
-        for name in ("orgId", "videoId", "scriptArtifactKey", "timelineArtifactKey"):
-            _non_empty(name, values.get(name))
+        _require(GENERATION_RUN, values)
+        for name in ("id", "orgId", "videoId"):
+            _optional_token(values, name)
+        org = values["orgId"]
+        authorize(caller, "createGenerationRun", org, f"org {org}'s generation run")
+        folder = (GENERATIONS_PREFIX, org)
+        for name in ("scriptArtifactKey", "timelineArtifactKey"):
+            _check_key_in(name, values[name], folder)
+        for key in values.get("audioArtifactKeys", []):
+            _check_key_in("audioArtifactKeys", key, folder)
+        if "artifactPrefix" in values:
+            _check_key_in("artifactPrefix", values["artifactPrefix"].rstrip("/"), folder)
         return self._create(GENERATION_RUN, values, condition)
 
     # Shared steps
 
     def _create(self, entity: Entity, values: dict, condition: dict | None) -> dict:
-        missing = sorted(name for name in entity.required if values.get(name) is None)
-        if missing:
-            raise ValidationError(f"create{entity.name} is missing {', '.join(missing)}")
+        _require(entity, values)
         now = self.clock()
         item = {
             **values,
@@ -223,11 +285,59 @@ class JobsService:
             ) from None
         return item
 
+    def _update_refused(
+        self,
+        caller: Caller,
+        operation: str,
+        job_id: str,
+        current: dict | None,
+        user_condition: conditions.Condition | None,
+        new_status: JobStatus | None,
+        allowed: frozenset[JobStatus],
+    ) -> Exception:
+        """Why an update's conditional write lost, judged on the job as it was."""
+        if current is None:
+            return NotFoundException(f"no Job with id {job_id!r}")
+        authorize(caller, operation, current.get("orgId"), f"job {job_id}")
+        status = current.get("status")
+        if not conditions.matches(user_condition, current):
+            return ConditionalCheckFailedException(
+                f"{CONDITION_FAILED}: job {job_id} did not match the condition "
+                f"(its status is {status!r})"
+            )
+        if status in FINISHED_STATUSES:
+            return ValidationError(
+                f"job {job_id} is {status}: a finished job changes only by a manual retry "
+                "(failed -> queued)"
+            )
+        return ValidationError(
+            f"job {job_id} cannot go from {status!r} to {new_status.value!r}; "
+            f"{caller.name} may move it there only from {', '.join(sorted(allowed))}"
+        )
+
+    def _check_run_of_org(self, job: dict) -> None:
+        """A job may name only a generation run of its own org (the worker checks again,
+        for runs created after the job and jobs from APIs that do not check)."""
+        run_id = _parsed_input(job["inputJson"]).get("generationRunId")
+        run = self.store.get(GENERATION_RUN, run_id) if run_id else None
+        if run is not None and run["orgId"] != job["orgId"]:
+            raise ValidationError(
+                f"inputJson names generation run {run_id}, which is not org {job['orgId']}'s"
+            )
+
     def _existing_job(self, job_id: str, field_name: str) -> dict:
         job = self.store.get(JOB, job_id)
         if job is None:
             raise NotFoundException(f"{field_name}: no Job with id {job_id!r}")
         return job
+
+    def _job_listing_org(self, caller: Caller, operation: str, job_id: str) -> str | None:
+        """The org a listing of a job's events or runs is limited to, after refusing a
+        studio another org's job."""
+        org = listing_org(caller, operation)
+        if org is not None:
+            authorize(caller, operation, _org(self.store.get(JOB, job_id)), f"job {job_id}")
+        return org
 
     def _condition(self, entity: Entity, condition: dict | None) -> conditions.Condition | None:
         try:
@@ -245,7 +355,10 @@ class JobsService:
         sort_direction: str | None,
         limit: int | None,
         next_token: str | None,
+        org: str | None,
     ) -> dict:
+        """One page of an index; given ``org``, only that org's records (filtered after
+        the page is read, as DynamoDB filters: a page may come back short)."""
         limit = DEFAULT_PAGE_SIZE if limit is None else limit
         if not 1 <= limit <= MAX_PAGE_SIZE:
             raise ValidationError(f"limit must be between 1 and {MAX_PAGE_SIZE}, got {limit}")
@@ -263,10 +376,21 @@ class JobsService:
                 ascending=sort_direction != "DESC",
                 limit=limit,
                 next_token=next_token,
+                filter=None if org is None else conditions.Compare("orgId", "eq", org),
             )
         except (ConditionInputError, BadPageToken) as exc:
             raise ValidationError(str(exc)) from None
         return {"items": page.items, "nextToken": page.next_token}
+
+
+def _require(entity: Entity, values: dict) -> None:
+    missing = sorted(name for name in entity.required if values.get(name) is None)
+    if missing:
+        raise ValidationError(f"create{entity.name} is missing {', '.join(missing)}")
+
+
+def _org(record: dict | None) -> str | None:
+    return None if record is None else record.get("orgId")
 
 
 def _present(values: dict) -> dict:
@@ -285,20 +409,47 @@ def _event_type(value: object) -> None:
         raise ValidationError(f"invalid JobEvent type {value!r}; expected status, progress or log")
 
 
-def _non_empty(name: str, value: object) -> None:
-    if value is not None and (not isinstance(value, str) or not value.strip()):
-        raise ValidationError(f"{name} must be a non-empty string, got {value!r}")
+def _optional_token(values: dict, name: str) -> None:
+    if name in values:
+        f.check_token(name, values[name])
+
+
+def _check_key_in(name: str, key: object, folder: tuple[str, ...]) -> None:
+    f.check_key(name, key)
+    if not f.key_in(key, *folder):
+        raise ValidationError(f"{name} {key!r} is not under {'/'.join(folder)}/")
 
 
 def _check_job_values(values: dict) -> None:
+    for name in JOB_TOKENS:
+        _optional_token(values, name)
+    for name in JOB_TEXTS:
+        if name in values:
+            f.check_text(name, values[name])
     if "inputJson" in values:
-        values["inputJson"] = _json_value("inputJson", values["inputJson"])
-    for name in ("retryCount", "maxRetries"):
-        if name in values and values[name] < 0:
-            raise ValidationError(f"{name} must be >= 0, got {values[name]}")
+        values["inputJson"] = _json_value("inputJson", values["inputJson"], f.MAX_INPUT_JSON_BYTES)
+        _check_input_ids(_parsed_input(values["inputJson"]))
+    if values.get("retryCount", 0) < 0:
+        raise ValidationError(f"retryCount must be >= 0, got {values['retryCount']}")
+    if not 0 <= values.get("maxRetries", 0) <= f.MAX_RETRIES_LIMIT:
+        raise ValidationError(
+            f"maxRetries must be between 0 and {f.MAX_RETRIES_LIMIT}, got {values['maxRetries']}"
+        )
     for name in DATETIME_FIELDS & values.keys():
         _check_datetime(name, values[name])
     _check_progress(values)
+
+
+def _parsed_input(input_json: str) -> dict:
+    """The job's input as an object ({} when it is not one: the worker fails such a job)."""
+    value = json.loads(input_json)
+    return value if isinstance(value, dict) else {}
+
+
+def _check_input_ids(data: dict) -> None:
+    for name in ("generationRunId", "videoId"):
+        if name in data:
+            f.check_token(f"inputJson.{name}", data[name])
 
 
 def _check_progress(values: dict) -> None:
@@ -307,11 +458,15 @@ def _check_progress(values: dict) -> None:
         raise ValidationError(f"progress is a fraction between 0 and 1, got {progress}")
 
 
-def _json_value(name: str, value: Any) -> str:
-    """An AWSJSON field as a JSON string. AppSync hands a Lambda AWSJSON arguments
-    already parsed; the local server hands them as validated strings."""
+def _json_value(name: str, value: Any, limit: int) -> str:
+    """An AWSJSON field as a JSON string of at most ``limit`` bytes. AppSync hands a
+    Lambda AWSJSON arguments already parsed; the local server hands them as validated
+    strings."""
     if not isinstance(value, str):
-        return json.dumps(value)
+        value = json.dumps(value)
+    size = len(value.encode())
+    if size > limit:
+        raise ValidationError(f"{name} is {size} bytes; the jobs API takes at most {limit}")
     try:
         json.loads(value)
     except ValueError as exc:

@@ -103,6 +103,7 @@ class SqliteStore(Store):
         ascending: bool = True,
         limit: int = 100,
         next_token: str | None = None,
+        filter: Condition | None = None,
     ) -> Page:
         index = entity.indexes[index_name]
         sort = _path(_sort_key(index))
@@ -127,7 +128,7 @@ class SqliteStore(Store):
         if len(rows) > limit:
             last = items[-1]
             token = _encode_token([last.get(_sort_key(index)), last["id"]])
-        return Page(items, token)
+        return Page([item for item in items if conditions.matches(filter, item)], token)
 
 
 def _select(db: sqlite3.Connection, entity: Entity, item_id: str) -> dict | None:

@@ -60,5 +60,10 @@ class Store(ABC):
         ascending: bool = True,
         limit: int = 100,
         next_token: str | None = None,
+        filter: Condition | None = None,
     ) -> Page:
-        """Records whose index hash key equals ``key``, in sort-key order, one page."""
+        """Records whose index hash key equals ``key``, in sort-key order, one page.
+
+        ``filter`` is applied as DynamoDB applies a FilterExpression: after the page of
+        ``limit`` records is read, so a page may hold fewer (even none) and still have
+        a next token."""

@@ -18,6 +18,7 @@ from pathlib import Path
 from renderlib.errors import BadInputError, GenerationRunError
 from renderlib.farm.storage import GENERATIONS_PREFIX, storage_from_url
 from renderlib.jobs.client import JobsClient
+from renderlib.jobs.fields import check_token
 from renderlib.jobs.records import GenerationRun, Job
 
 AUDIO_SUFFIXES = frozenset({".wav", ".mp3", ".ogg", ".m4a", ".aac", ".flac", ".opus"})
@@ -55,10 +56,14 @@ def submit_generation_run(
     for name in ("script.json", "timeline.json"):
         if not (folder / name).is_file():
             raise GenerationRunError(f"{folder}: a generation run needs {name}")
-    video_id = video_id or _video_id(folder)
+    check_token("--org", org_id)
+    video_id = check_token(
+        "the video id (--video-id, else script.json's videoId, else the folder's name)",
+        video_id or _video_id(folder),
+    )
     run_id = str(uuid.uuid4())
     store = storage_from_url(storage)
-    base = store.key(GENERATIONS_PREFIX, org_id, video_id, run_id) + "/"
+    base = store.folder(GENERATIONS_PREFIX, org_id, video_id, run_id)
     files = sorted(
         p
         for p in folder.rglob("*")

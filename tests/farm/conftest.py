@@ -90,3 +90,9 @@ def launcher(ecs, ecs_settings):
 @pytest.fixture
 def settings(ecs_settings):
     return DispatchSettings(max_concurrent_tasks=10, metrics_cluster=ecs_settings.cluster)
+
+
+@pytest.fixture
+def org1(studio):
+    """Org org-1's studio: it creates the jobs the farm then dispatches."""
+    return studio("org-1")

@@ -31,8 +31,8 @@ def dispatch(event, client, launcher, settings, **options):
     return handle_event(event, client=client, launcher=launcher, settings=settings, **options)
 
 
-def test_stream_event_claims_and_launches_each_queued_job(client, launcher, settings, ecs):
-    jobs = [client.create_job("org-1", INPUT) for _ in range(3)]
+def test_stream_event_claims_and_launches_each_queued_job(client, launcher, settings, ecs, org1):
+    jobs = [org1.create_job("org-1", INPUT) for _ in range(3)]
 
     report = dispatch(stream_event(*map(stream_record, jobs)), client, launcher, settings)
 
@@ -54,10 +54,10 @@ def test_stream_event_claims_and_launches_each_queued_job(client, launcher, sett
         ]
 
 
-def test_stream_skips_records_that_are_not_new_queued_render_jobs(client, launcher, settings):
-    render = client.create_job("org-1", INPUT)
-    other_kind = client.create_job("org-1", INPUT, kind="thumbnail")
-    back_from_claimed = client.create_job("org-1", INPUT)
+def test_stream_skips_records_that_are_not_new_queued_render_jobs(client, launcher, settings, org1):
+    render = org1.create_job("org-1", INPUT)
+    other_kind = org1.create_job("org-1", INPUT, kind="thumbnail")
+    back_from_claimed = org1.create_job("org-1", INPUT)
     event = stream_event(
         stream_record(other_kind),
         stream_record(back_from_claimed, "MODIFY", old_status="claimed"),
@@ -73,8 +73,8 @@ def test_stream_skips_records_that_are_not_new_queued_render_jobs(client, launch
     assert client.get_job(other_kind.id).status == JobStatus.QUEUED
 
 
-def test_stream_respects_capacity(client, launcher, settings):
-    jobs = [client.create_job("org-1", INPUT) for _ in range(5)]
+def test_stream_respects_capacity(client, launcher, settings, org1):
+    jobs = [org1.create_job("org-1", INPUT) for _ in range(5)]
     settings = replace(settings, max_concurrent_tasks=2)
 
     report = dispatch(stream_event(*map(stream_record, jobs)), client, launcher, settings)
@@ -84,10 +84,10 @@ def test_stream_respects_capacity(client, launcher, settings):
 
 
 def test_sweep_launches_oldest_first_and_publishes_queue_metrics(
-    client, launcher, settings, caplog
+    client, launcher, settings, caplog, org1
 ):
-    jobs = [client.create_job("org-1", INPUT) for _ in range(5)]
-    client.create_job("org-1", INPUT, kind="thumbnail")
+    jobs = [org1.create_job("org-1", INPUT) for _ in range(5)]
+    org1.create_job("org-1", INPUT, kind="thumbnail")
     settings = replace(settings, max_concurrent_tasks=3)
     later = datetime.now(UTC) + timedelta(seconds=90)
     caplog.set_level(logging.INFO, logger="renderlib.farm.dispatcher")
@@ -113,8 +113,8 @@ def test_sweep_launches_oldest_first_and_publishes_queue_metrics(
     assert [line["job_id"] for line in logged] == report.launched
 
 
-def test_concurrency_cap_holds_with_100_queued_jobs(client, launcher, settings, ecs):
-    jobs = [client.create_job("org-1", INPUT) for _ in range(100)]
+def test_concurrency_cap_holds_with_100_queued_jobs(client, launcher, settings, ecs, org1):
+    jobs = [org1.create_job("org-1", INPUT) for _ in range(100)]
     cluster = launcher.settings.cluster
 
     first = dispatch(SCHEDULE_EVENT, client, launcher, settings)
@@ -137,8 +137,10 @@ def test_concurrency_cap_holds_with_100_queued_jobs(client, launcher, settings, 
     assert len(queued) == 86
 
 
-def test_eight_racing_dispatchers_launch_each_job_exactly_once(client, ecs_settings, ecs, settings):
-    jobs = [client.create_job("org-1", INPUT) for _ in range(40)]
+def test_eight_racing_dispatchers_launch_each_job_exactly_once(
+    client, ecs_settings, ecs, settings, org1
+):
+    jobs = [org1.create_job("org-1", INPUT) for _ in range(40)]
     settings = replace(settings, max_concurrent_tasks=100)
     event = stream_event(*map(stream_record, jobs))
     reports, errors = [], []
@@ -173,8 +175,10 @@ def test_eight_racing_dispatchers_launch_each_job_exactly_once(client, ecs_setti
         assert stored.status == JobStatus.CLAIMED and stored.task_arn
 
 
-def test_run_task_error_requeues_without_counting_a_retry(client, ecs, ecs_settings, settings):
-    job = client.create_job("org-1", INPUT)
+def test_run_task_error_requeues_without_counting_a_retry(
+    client, ecs, ecs_settings, settings, org1
+):
+    job = org1.create_job("org-1", INPUT)
     broken = EcsLauncher(ecs, replace(ecs_settings, task_definition="no-such-family"))
 
     report = dispatch(SCHEDULE_EVENT, client, broken, settings)
@@ -186,8 +190,10 @@ def test_run_task_error_requeues_without_counting_a_retry(client, ecs, ecs_setti
     assert stored.claimed_by_agent_id is None
 
 
-def test_stopped_event_requeues_then_fails_with_stop_and_exit_code(client, launcher, settings, ecs):
-    job = client.create_job("org-1", INPUT, max_retries=1)
+def test_stopped_event_requeues_then_fails_with_stop_and_exit_code(
+    client, launcher, settings, ecs, org1
+):
+    job = org1.create_job("org-1", INPUT, max_retries=1)
     cluster = launcher.settings.cluster
 
     def launch_run_and_crash(attempt: int):
@@ -224,10 +230,10 @@ def test_stopped_event_requeues_then_fails_with_stop_and_exit_code(client, launc
 
 
 def test_stopped_event_of_a_finished_job_frees_its_slot_for_the_next(
-    client, launcher, settings, ecs
+    client, launcher, settings, ecs, org1
 ):
     settings = replace(settings, max_concurrent_tasks=1)
-    first, second = (client.create_job("org-1", INPUT) for _ in range(2))
+    first, second = (org1.create_job("org-1", INPUT) for _ in range(2))
     dispatch(SCHEDULE_EVENT, client, launcher, settings)
     client.mark_running(first.id, attempt=0)
     client.succeed(first.id, attempt=0)
@@ -252,8 +258,8 @@ def test_task_state_changes_other_than_stopped_are_ignored(client, launcher, set
     assert dispatch(event, client, launcher, settings).kind == "task-state"
 
 
-def test_sweep_reaps_stale_heartbeats_until_the_job_fails(client, launcher, settings):
-    job = client.create_job("org-1", INPUT, max_retries=1)
+def test_sweep_reaps_stale_heartbeats_until_the_job_fails(client, launcher, settings, org1):
+    job = org1.create_job("org-1", INPUT, max_retries=1)
     lease = settings.heartbeat_lease_seconds
 
     def much_later():
@@ -274,9 +280,9 @@ def test_sweep_reaps_stale_heartbeats_until_the_job_fails(client, launcher, sett
 
 
 def test_sweep_reaps_claimed_job_whose_task_stopped_before_starting_it(
-    client, launcher, settings, ecs
+    client, launcher, settings, ecs, org1
 ):
-    job = client.create_job("org-1", INPUT)
+    job = org1.create_job("org-1", INPUT)
     dispatch(SCHEDULE_EVENT, client, launcher, settings)
     arn = client.get_job(job.id).task_arn
     ecs.stop_task(cluster=launcher.settings.cluster, task=arn, reason="CannotPullContainerError")
@@ -291,8 +297,8 @@ def test_sweep_reaps_claimed_job_whose_task_stopped_before_starting_it(
     assert stored.task_arn != arn
 
 
-def test_sweep_requeues_a_claim_whose_launch_never_happened(client, launcher, settings):
-    job = client.create_job("org-1", INPUT)
+def test_sweep_requeues_a_claim_whose_launch_never_happened(client, launcher, settings, org1):
+    job = org1.create_job("org-1", INPUT)
     client.claim(job.id, "dispatcher-that-died")
 
     assert dispatch(SCHEDULE_EVENT, client, launcher, settings).requeued == []
@@ -305,9 +311,9 @@ def test_sweep_requeues_a_claim_whose_launch_never_happened(client, launcher, se
     assert stored.status == JobStatus.CLAIMED
 
 
-def test_bounded_work_per_invocation(client, launcher, settings):
+def test_bounded_work_per_invocation(client, launcher, settings, org1):
     for _ in range(150):
-        client.create_job("org-1", INPUT)
+        org1.create_job("org-1", INPUT)
     roomy = replace(settings, max_concurrent_tasks=100, max_launches_per_call=20)
 
     report = dispatch(SCHEDULE_EVENT, client, launcher, roomy)
@@ -330,7 +336,7 @@ def test_unknown_event_is_an_error(client, launcher, settings):
         dispatch({"hello": "world"}, client, launcher, settings)
 
 
-def test_capacity_counts_only_the_worker_family(client, launcher, settings, ecs):
+def test_capacity_counts_only_the_worker_family(client, launcher, settings, ecs, org1):
     settings_ecs = launcher.settings
     ecs.register_task_definition(
         family="something-else",
@@ -354,6 +360,6 @@ def test_capacity_counts_only_the_worker_family(client, launcher, settings, ecs)
             networkConfiguration=network,
         )
     assert launcher.active_task_count() == 0
-    job = client.create_job("org-1", INPUT)
+    job = org1.create_job("org-1", INPUT)
     report = dispatch(SCHEDULE_EVENT, client, launcher, replace(settings, max_concurrent_tasks=1))
     assert report.launched == [job.id] and launcher.active_task_count() == 1

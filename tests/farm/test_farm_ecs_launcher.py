@@ -174,11 +174,11 @@ def test_task_states_read_stop_code_exit_code_and_missing_tasks(stubbed):
     )
 
 
-def test_run_task_failures_count_a_retry_and_finally_fail_the_job(stubbed, client):
+def test_run_task_failures_count_a_retry_and_finally_fail_the_job(stubbed, client, org1):
     """The dispatcher's side: ECS refused to place the task, so no task exists; the retry
     is counted (the next attempt launches with a fresh client token)."""
     launcher, stubber = stubbed
-    created = client.create_job("org-1", {"videoId": "video-9"}, max_retries=1)
+    created = org1.create_job("org-1", {"videoId": "video-9"}, max_retries=1)
     settings = DispatchSettings(max_concurrent_tasks=5, metrics_cluster="babulus-render-cluster")
     for attempt in (0, 1):
         stubber.add_response("list_tasks", {"taskArns": []})

@@ -11,7 +11,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
+from renderlib.errors import NotAuthorizedError
 from renderlib.farm.local import FarmConfig, LocalFarm
+from renderlib.jobs.api_keys import ApiKeys
+from renderlib.jobs.auth import ApiKeyAuth
 from renderlib.jobs.client import JobsClient
 from renderlib.jobs.server import start_server
 from renderlib.jobs.status import FINISHED_STATUSES, JobStatus
@@ -43,6 +48,14 @@ def tiny_run(folder):
     return write_run(folder, script, timeline)
 
 
+def farm_and_studio(farm, org: str = "demo") -> tuple[JobsClient, JobsClient]:
+    """The farm's client of the local farm's API, and org ``org``'s studio client."""
+    return (
+        JobsClient(farm.url, ApiKeyAuth(farm.keys.farm_key())),
+        JobsClient(farm.url, ApiKeyAuth(farm.keys.org_key(org))),
+    )
+
+
 def most_at_once(intervals):
     """The largest number of [start, end] intervals that overlap at one instant."""
     edges = sorted([(start, 1) for start, _ in intervals] + [(end, -1) for _, end in intervals])
@@ -64,8 +77,8 @@ def test_five_jobs_two_at_a_time_all_succeed(tmp_path):
         sweep_interval=2.0,
     )
     with LocalFarm(config) as farm:
-        client = JobsClient(farm.url)
-        jobs = [submit_generation_run(client, run, "demo", str(farm.storage)).job for _ in range(5)]
+        client, studio = farm_and_studio(farm)
+        jobs = [submit_generation_run(studio, run, "demo", str(farm.storage)).job for _ in range(5)]
         deadline = time.monotonic() + 600
         while True:
             states = [client.get_job(job.id) for job in jobs]
@@ -103,8 +116,8 @@ def test_stopping_the_farm_requeues_the_running_job(tmp_path):
     (run / "script.json").write_text(json.dumps(script))
     config = FarmConfig(folder=tmp_path / "farm", max_concurrent=1, port=0, render_workers=1)
     with LocalFarm(config) as farm:
-        client = JobsClient(farm.url)
-        job = submit_generation_run(client, run, "demo", str(farm.storage)).job
+        client, studio = farm_and_studio(farm)
+        job = submit_generation_run(studio, run, "demo", str(farm.storage)).job
         deadline = time.monotonic() + 300
         while not any(e.type == "progress" for e in client.list_events(job.id)):
             assert time.monotonic() < deadline, client.get_job(job.id).status
@@ -112,8 +125,8 @@ def test_stopping_the_farm_requeues_the_running_job(tmp_path):
     assert processes_mentioning(str(tmp_path)) == []
     assert not list((farm.storage / "renders").rglob("*.mp4"))
 
-    with start_server(farm.folder / "jobs.db") as server:  # the farm's queue, as it was left
-        stored = JobsClient(server.url).get_job(job.id)
+    with start_server(farm.folder / "jobs.db", farm.keys) as server:  # the queue as it was left
+        stored = JobsClient(server.url, ApiKeyAuth(farm.keys.farm_key())).get_job(job.id)
     assert stored.status == JobStatus.QUEUED and stored.retry_count == 1
     assert stored.failure_reason
 
@@ -129,9 +142,18 @@ def test_farm_up_command_prints_how_to_submit_and_stops_on_ctrl_c(tmp_path):
         first = process.stdout.readline()
         assert first.startswith("jobs API at http://127.0.0.1:")
         url = first.split()[-1]
-        lines = [process.stdout.readline() for _ in range(4)]
-        assert f"--api {url} --storage {tmp_path / 'farm' / 'storage'}" in lines[1]
-        assert JobsClient(url).list_jobs("queued").items == []
+        lines = [process.stdout.readline() for _ in range(6)]
+        keys_file = tmp_path / "farm" / "api-keys.json"
+        storage = tmp_path / "farm" / "storage"
+        assert f"--api {url} --storage {storage} --keys {keys_file}" in lines[1]
+        assert lines[3].startswith(f"API keys in {keys_file}: ") and "(demo;" in lines[3]
+        keys = ApiKeys(keys_file)
+        assert lines[4].strip() == f"org demo: x-api-key {keys.org_key('demo')}"
+        assert keys.farm_key() not in "".join(lines)  # the farm's own key stays in the file
+        assert keys_file.stat().st_mode & 0o777 == 0o600
+        assert JobsClient(url, ApiKeyAuth(keys.farm_key())).list_jobs("queued").items == []
+        with pytest.raises(NotAuthorizedError):  # no key, no answer
+            JobsClient(url, retries=0).list_jobs("queued")
         process.send_signal(signal.SIGINT)
         rest, _ = process.communicate(timeout=60)
     finally:
@@ -151,8 +173,8 @@ def test_a_killed_worker_is_reaped_and_a_later_attempt_finishes_the_job(tmp_path
         folder=tmp_path / "farm", max_concurrent=1, port=0, render_workers=1, sweep_interval=2.0
     )
     with LocalFarm(config) as farm:
-        client = JobsClient(farm.url)
-        job = submit_generation_run(client, run, "demo", str(farm.storage)).job
+        client, studio = farm_and_studio(farm)
+        job = submit_generation_run(studio, run, "demo", str(farm.storage)).job
         deadline = time.monotonic() + 300
         while not any(
             (e.message or "").startswith("rendering") for e in client.list_events(job.id)

@@ -32,13 +32,13 @@ def wait_for(predicate, timeout=20.0):
         time.sleep(0.05)
 
 
-def test_one_process_per_attempt_with_the_job_in_its_environment(tmp_path, client):
+def test_one_process_per_attempt_with_the_job_in_its_environment(tmp_path, client, org1):
     launcher = LocalLauncher(
         {"OUT": str(tmp_path), "JOBS_API_URL": "http://127.0.0.1:9/graphql"},
         tmp_path / "logs",
         command=[sys.executable, "-c", WORKER],
     )
-    jobs = [client.claim(client.create_job("org-1", {}).id, "test") for _ in range(2)]
+    jobs = [client.claim(org1.create_job("org-1", {}).id, "test") for _ in range(2)]
     try:
         tasks = [launcher.launch(job, 0) for job in jobs]
         assert launcher.launch(jobs[0], 0) == tasks[0]  # same attempt: same task
@@ -58,14 +58,14 @@ def test_one_process_per_attempt_with_the_job_in_its_environment(tmp_path, clien
     assert len(launcher.stopped_events()) == 2 and launcher.stopped_events() == []
 
 
-def test_a_crashed_process_is_reaped_through_its_stopped_event(tmp_path, client):
+def test_a_crashed_process_is_reaped_through_its_stopped_event(tmp_path, client, org1):
     launcher = LocalLauncher(
         {"OUT": str(tmp_path), "EXIT_CODE": "3"},
         tmp_path / "logs",
         command=[sys.executable, "-c", WORKER],
     )
     settings = DispatchSettings(max_concurrent_tasks=2)
-    job = client.create_job("org-1", {"videoId": "v"}, max_retries=1)
+    job = org1.create_job("org-1", {"videoId": "v"}, max_retries=1)
 
     report = handle_event(
         {"detail-type": "Scheduled Event", "detail": {}},

@@ -80,7 +80,7 @@ class LambdaContext:
 
 
 def test_handler_sweeps_with_settings_from_the_environment(
-    monkeypatch, client, api, ecs, ecs_settings
+    monkeypatch, client, api, api_keys, ecs, ecs_settings, org1
 ):
     import handlers.trigger as trigger
 
@@ -94,12 +94,13 @@ def test_handler_sweeps_with_settings_from_the_environment(
         "CONTAINER_NAME": CONTAINER,
         "MAX_CONCURRENT_TASKS": "2",
         "JOBS_API_URL": api.url,
-        "JOBS_API_AUTH": "none",
+        "JOBS_API_AUTH": "api_key",
+        "JOBS_API_KEY": api_keys.farm_key(),
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     trigger._dependencies.cache_clear()
-    jobs = [client.create_job("org-1", {"videoId": "v"}) for _ in range(3)]
+    jobs = [org1.create_job("org-1", {"videoId": "v"}) for _ in range(3)]
     try:
         answer = trigger.handler(SCHEDULE_EVENT, LambdaContext())
     finally:

@@ -157,12 +157,23 @@ def test_resolver_lambda_environment_and_table_access(created):
         "RENDER_RUN_TABLE": "babulus-render-dev-RenderRun",
         "GENERATION_RUN_TABLE": "babulus-render-dev-GenerationRun",
         "DEFAULT_MAX_RETRIES": created.config["babulus-render:maxRetries"],
+        # The resolver's farm: exactly the worker task role and the dispatcher role.
+        "FARM_ROLE_ARNS": "arn:aws:iam::123456789012:role/babulus-render-dev-task,"
+        "arn:aws:iam::123456789012:role/babulus-render-dev-dispatcher",
     }
+    role_names = {r.inputs["name"] for r in created.of_type("aws:iam/role:Role")}
+    assert {"babulus-render-dev-task", "babulus-render-dev-dispatcher"} <= role_names
     data = policy_of(created, "babulus-render-dev-jobs-resolver")[0]
     assert "dynamodb:Scan" not in data["Action"]
     assert not any("Delete" in a for a in data["Action"])
     assert "dynamodb:Query" in data["Action"]
     assert len(data["Resource"]) == 8  # 4 tables and their indexes
+
+
+def test_the_api_key_acts_for_an_org_only_where_the_stack_binds_it():
+    run = run_stack("dev", config_overrides={"jobsApiKeyOrg": "studio-one"})
+    function = run.one("aws:lambda/function:Function", "jobs-resolver").inputs
+    assert function["environment"]["variables"]["API_KEY_ORG_ID"] == "studio-one"
 
 
 def test_farm_roles_call_the_created_api_with_iam(created):

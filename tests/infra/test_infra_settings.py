@@ -91,6 +91,7 @@ def test_defaults_apply_when_keys_are_absent():
             "only applies to jobsApiMode: attach",
         ),
         ({"jobsApiKeyExpires": "next year"}, "jobsApiKeyExpires", "an RFC 3339 time"),
+        ({"jobsApiKeyOrg": "org/evil"}, "jobsApiKeyOrg", "an org id: 1 to 64 characters"),
     ],
 )
 def test_invalid_values_name_the_key_and_the_allowed_values(changes, key, allowed):
@@ -122,6 +123,8 @@ def test_attach_mode_needs_endpoint_auth_and_stream():
         assert allowed in str(error.value)
     with pytest.raises(SettingsError, match="jobsApiKeyExpires: .*unset when jobsApiMode is at"):
         settings_with(**{**ATTACH, "jobsApiKeyExpires": "2027-01-01T00:00:00Z"})
+    with pytest.raises(SettingsError, match="jobsApiKeyOrg: .*unset when jobsApiMode is at"):
+        settings_with(**{**ATTACH, "jobsApiKeyOrg": "org-1"})
 
 
 def test_attach_with_api_key_auth_needs_the_key_as_a_secret():

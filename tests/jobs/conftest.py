@@ -8,10 +8,13 @@ import threading
 
 import pytest
 
+from handlers import jobs_resolver
 from renderlib.jobs.client import JobsClient
 from renderlib.jobs.models import ENTITIES
 from renderlib.jobs.server import start_server
-from tests.conftest import REGION
+from tests.conftest import REGION, farm_client, studio_client
+
+FARM_ROLE = "arn:aws:iam::123456789012:role/babulus-render-dispatcher"
 
 TABLES = {
     "Job": "test-Job",
@@ -70,14 +73,56 @@ def dynamo_store(dynamodb):
 
 
 @pytest.fixture(params=["sqlite", "dynamodb"])
-def any_client(request, tmp_path):
-    """A JobsClient over HTTP against the local server, backed by SQLite or by DynamoDB."""
+def any_api(request, tmp_path, api_keys):
+    """The local server over HTTP, backed by SQLite or by DynamoDB."""
     if request.param == "sqlite":
         db = tmp_path / "jobs.db"
     else:
         db = request.getfixturevalue("dynamo_store")
-    with start_server(db) as server:
-        yield JobsClient(server.url, retries=1, backoff_seconds=0.01)
+    with start_server(db, api_keys) as server:
+        yield server
+
+
+@pytest.fixture
+def any_client(any_api, api_keys) -> JobsClient:
+    """The farm's client of ``any_api``."""
+    return farm_client(any_api.url, api_keys)
+
+
+@pytest.fixture
+def any_studio(any_api, api_keys):
+    """``any_studio(org)``: a studio's client of ``any_api``, acting for ``org``."""
+    return lambda org: studio_client(any_api.url, api_keys, org)
+
+
+def appsync_event(parent_type: str, field_name: str, identity, arguments, headers=None) -> dict:
+    """A direct Lambda resolver event as AppSync sends it."""
+    return {
+        "arguments": arguments,
+        "identity": identity,
+        "request": {"headers": headers or {}, "domainName": None},
+        "info": {
+            "parentTypeName": parent_type,
+            "fieldName": field_name,
+            "selectionSetList": ["id"],
+            "variables": {},
+        },
+        "source": None,
+        "prev": None,
+        "stash": {},
+    }
+
+
+@pytest.fixture
+def resolver_env(dynamodb, table_names, monkeypatch):
+    monkeypatch.setenv("JOB_TABLE", table_names["Job"])
+    monkeypatch.setenv("JOB_EVENT_TABLE", table_names["JobEvent"])
+    monkeypatch.setenv("RENDER_RUN_TABLE", table_names["RenderRun"])
+    monkeypatch.setenv("GENERATION_RUN_TABLE", table_names["GenerationRun"])
+    monkeypatch.setenv("FARM_ROLE_ARNS", FARM_ROLE)
+    jobs_resolver._dependencies.cache_clear()
+    yield monkeypatch
+    jobs_resolver._dependencies.cache_clear()
 
 
 class ScriptedApi:

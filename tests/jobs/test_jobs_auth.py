@@ -11,10 +11,9 @@ from botocore.auth import SigV4Auth as BotoSigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from renderlib.errors import JobsApiError
+from renderlib.errors import JobsApiError, NotAuthorizedError
 from renderlib.jobs.auth import CognitoAuth, aws_region, worker_credentials
 from renderlib.jobs.client import JobsClient
-from renderlib.jobs.server import start_server
 
 REGION = "us-east-1"
 JOB = {
@@ -34,31 +33,33 @@ def ok(_request):
     return 200, {"data": {"getJob": JOB}}
 
 
-def test_api_key(db_path):
-    with start_server(db_path, api_key="secret-key") as server:
-        with pytest.raises(JobsApiError, match="UnauthorizedException"):
-            JobsClient(server.url, retries=0).create_job("org", {})
-        client = JobsClient.from_env(
-            {"JOBS_API_URL": server.url, "JOBS_API_AUTH": "api_key", "JOBS_API_KEY": "secret-key"}
-        )
-        job = client.create_job("org", {"generationRunId": "g"})
-        assert client.get_job(job.id).org_id == "org"
-
-
-def test_api_key_from_secrets_manager(db_path, aws_env):
-    secret = boto3.client("secretsmanager", region_name=REGION).create_secret(
-        Name="studio-api-key", SecretString="da2-secretkey"
+def test_api_key(api, api_keys):
+    with pytest.raises(NotAuthorizedError, match="UnauthorizedException"):
+        JobsClient(api.url, retries=0).create_job("org", {})
+    client = JobsClient.from_env(
+        {
+            "JOBS_API_URL": api.url,
+            "JOBS_API_AUTH": "api_key",
+            "JOBS_API_KEY": api_keys.add_org("org"),
+        }
     )
-    with start_server(db_path, api_key="da2-secretkey") as server:
-        client = JobsClient.from_env(
-            {
-                "JOBS_API_URL": server.url,
-                "JOBS_API_AUTH": "api_key",
-                "JOBS_API_KEY_SECRET_ARN": secret["ARN"],
-                "AWS_REGION": REGION,
-            }
-        )
-        assert client.create_job("org", {}).org_id == "org"
+    job = client.create_job("org", {"generationRunId": "g"})
+    assert client.get_job(job.id).org_id == "org"
+
+
+def test_api_key_from_secrets_manager(api, api_keys, aws_env):
+    secret = boto3.client("secretsmanager", region_name=REGION).create_secret(
+        Name="studio-api-key", SecretString=api_keys.add_org("org")
+    )
+    client = JobsClient.from_env(
+        {
+            "JOBS_API_URL": api.url,
+            "JOBS_API_AUTH": "api_key",
+            "JOBS_API_KEY_SECRET_ARN": secret["ARN"],
+            "AWS_REGION": REGION,
+        }
+    )
+    assert client.create_job("org", {}).org_id == "org"
     with pytest.raises(JobsApiError, match="cannot read secret"):
         JobsClient.from_env(
             {

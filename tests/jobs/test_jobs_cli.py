@@ -10,7 +10,9 @@ import boto3
 import pytest
 
 from renderlib.cli import main
-from renderlib.errors import GenerationRunError
+from renderlib.errors import GenerationRunError, InvalidValueError, NotAuthorizedError
+from renderlib.jobs.api_keys import ApiKeys
+from renderlib.jobs.auth import ApiKeyAuth
 from renderlib.jobs.client import JobsClient
 from renderlib.jobs.status import JobStatus
 from renderlib.jobs.submit import submit_generation_run
@@ -28,54 +30,59 @@ def run_folder(tmp_path):
     return folder
 
 
-def serve(db_path):
+def serve(db_path, *options):
     process = subprocess.Popen(
-        [sys.executable, "-m", "renderlib", "api", "serve", "--db", str(db_path), "--port", "0"],
+        [sys.executable, "-m", "renderlib", "api", "serve", "--db", str(db_path), "--port", "0",
+         *options],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
-    )
+    )  # fmt: skip
     line = process.stdout.readline()
     assert line.startswith("jobs API at http://127.0.0.1:"), line
+    keys_line = process.stdout.readline()
+    keys_file = db_path.parent / "api-keys.json"
+    assert keys_line.startswith(f"API keys in {keys_file}: the farm's, and one for each org")
     return process, line.split()[3]
 
 
-def test_api_serve_keeps_jobs_across_a_restart(tmp_path):
+def test_api_serve_authenticates_and_keeps_jobs_across_a_restart(tmp_path, capsys):
     db_path = tmp_path / "farm" / "jobs.db"
-    process, url = serve(db_path)
+    process, url = serve(db_path, "--org", "org-1")
+    keys = ApiKeys(tmp_path / "farm" / "api-keys.json")
+    studio = JobsClient(url, ApiKeyAuth(keys.org_key("org-1")))
     try:
-        job = JobsClient(url).create_job("org-1", {"generationRunId": "g", "videoId": "v"})
+        with pytest.raises(NotAuthorizedError):
+            JobsClient(url, retries=0).list_jobs("queued")
+        job = studio.create_job("org-1", {"generationRunId": "g", "videoId": "v"})
     finally:
         process.terminate()
         process.wait(timeout=10)
+    # `renderlib api key ORG` prints an org's key, making it if needed.
+    assert main(["api", "key", "org-1", "--keys", str(keys.path)]) == 0
+    assert capsys.readouterr().out.strip() == keys.org_key("org-1")
+    assert main(["api", "key", "org-2", "--keys", str(keys.path)]) == 0
+    assert capsys.readouterr().out.strip() == keys.org_key("org-2")
     process, url = serve(db_path)
     try:
-        assert JobsClient(url).get_job(job.id).input == {"generationRunId": "g", "videoId": "v"}
+        studio = JobsClient(url, ApiKeyAuth(keys.org_key("org-1")))
+        assert studio.get_job(job.id).input == {"generationRunId": "g", "videoId": "v"}
+        other = JobsClient(url, ApiKeyAuth(keys.org_key("org-2")))
+        with pytest.raises(NotAuthorizedError):
+            other.get_job(job.id)
     finally:
         process.terminate()
         process.wait(timeout=10)
 
 
-def test_submit_run_folder_to_local_storage(api, run_folder, tmp_path, capsys):
+def test_submit_run_folder_to_local_storage(api, api_keys, client, run_folder, tmp_path, capsys):
     storage = tmp_path / "storage"
-    assert (
-        main(
-            [
-                "submit",
-                str(run_folder),
-                "--org",
-                "org-1",
-                "--api",
-                api.url,
-                "--storage",
-                str(storage),
-            ]
-        )
-        == 0
-    )
+    api_keys.add_org("org-1")
+    argv = ["submit", str(run_folder), "--org", "org-1", "--api", api.url,
+            "--storage", str(storage), "--keys", str(api_keys.path)]  # fmt: skip
+    assert main(argv) == 0
     out = capsys.readouterr().out
     job_id = out.split("job ")[1].split()[0]
-    client = JobsClient(api.url)
     job = client.get_job(job_id)
     assert job.status == JobStatus.QUEUED and job.kind == "render" and job.org_id == "org-1"
     run = client.get_generation_run(job.input["generationRunId"])
@@ -92,12 +99,11 @@ def test_submit_run_folder_to_local_storage(api, run_folder, tmp_path, capsys):
     assert not (storage / prefix / ".DS_Store").exists()
 
 
-def test_submit_run_folder_to_s3(api, run_folder, aws_env):
+def test_submit_run_folder_to_s3(studio, run_folder, aws_env):
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket="farm-bucket")
-    client = JobsClient(api.url)
     submitted = submit_generation_run(
-        client, run_folder, "org-1", "s3://farm-bucket/inputs", video_id="video-9"
+        studio("org-1"), run_folder, "org-1", "s3://farm-bucket/inputs", video_id="video-9"
     )
     run = submitted.generation_run
     assert run.script_artifact_key.startswith("inputs/generations/org-1/video-9/")
@@ -105,43 +111,54 @@ def test_submit_run_folder_to_s3(api, run_folder, aws_env):
     assert json.loads(body) == {"clips": []}
 
 
-def test_submit_input_file_and_errors(api, tmp_path, run_folder, capsys):
+def test_submit_input_file_and_errors(api, api_keys, client, tmp_path, run_folder, capsys):
     input_file = tmp_path / "input.json"
     input_file.write_text(json.dumps({"generationRunId": "gen-123", "videoId": "v-1"}))
-    assert main(["submit", str(input_file), "--org", "org-2", "--api", api.url]) == 0
+    api_keys.add_org("org-2")
+    cli = ["--org", "org-2", "--api", api.url, "--keys", str(api_keys.path)]
+    assert main(["submit", str(input_file), *cli]) == 0
     job_id = capsys.readouterr().out.split("job ")[1].split()[0]
-    assert JobsClient(api.url).get_job(job_id).input["generationRunId"] == "gen-123"
+    assert client.get_job(job_id).input["generationRunId"] == "gen-123"
 
     input_file.write_text("[1, 2]")
-    assert main(["submit", str(input_file), "--org", "org-2", "--api", api.url]) == 1
+    assert main(["submit", str(input_file), *cli]) == 1
     assert "must be a JSON object" in capsys.readouterr().err
-    assert main(["submit", str(run_folder), "--org", "org-2", "--api", api.url]) == 1
+    assert main(["submit", str(run_folder), *cli]) == 1
     assert "needs --storage" in capsys.readouterr().err
+    assert main(["submit", str(input_file), *cli[:-2], "--keys", str(tmp_path / "no.json")]) == 1
+    assert "no.json does not exist" in capsys.readouterr().err
+    assert main(["submit", str(input_file), "--org", "org-9", *cli[2:]]) == 1
+    assert "has no key for org 'org-9'" in capsys.readouterr().err
+    with pytest.raises(InvalidValueError, match="the video id .* is not a valid id"):
+        submit_generation_run(client, run_folder, "org-2", str(tmp_path), video_id="my video")
     (run_folder / "timeline.json").unlink()
     with pytest.raises(GenerationRunError, match="needs timeline.json"):
-        submit_generation_run(JobsClient(api.url), run_folder, "org-2", str(tmp_path))
+        submit_generation_run(client, run_folder, "org-2", str(tmp_path))
 
 
-def test_jobs_list_and_show(api, capsys):
-    client = JobsClient(api.url)
-    queued = client.create_job("org-1", {"videoId": "a"})
-    running = client.create_job("org-1", {"videoId": "b"})
+def test_jobs_list_and_show(api, api_keys, client, studio, capsys):
+    queued = studio("org-1").create_job("org-1", {"videoId": "a"})
+    running = studio("org-1").create_job("org-1", {"videoId": "b"})
+    other = studio("org-2").create_job("org-2", {"videoId": "c"})
     client.claim(running.id, "agent")
     client.mark_running(running.id)
     client.heartbeat(running.id, 0.4, "rendering 40%")
 
-    assert main(["jobs", "--api", api.url]) == 0
+    cli = ["--api", api.url, "--keys", str(api_keys.path)]
+    assert main(["jobs", *cli]) == 0  # the farm's key: every org's jobs
     out = capsys.readouterr().out
-    assert queued.id in out and running.id in out and "40%" in out
+    assert queued.id in out and running.id in out and other.id in out and "40%" in out
 
-    assert main(["jobs", "--status", "queued", "--api", api.url]) == 0
+    assert main(["jobs", "--status", "queued", "--org", "org-1", *cli]) == 0
     out = capsys.readouterr().out
-    assert queued.id in out and running.id not in out
+    assert queued.id in out and running.id not in out and other.id not in out
 
-    assert main(["jobs", "--api", api.url, "show", running.id]) == 0
+    assert main(["jobs", *cli, "show", running.id]) == 0
     out = capsys.readouterr().out
     assert "status:      running" in out and "claimed by:  agent" in out
     assert "rendering 40%" in out and "running (attempt 0)" in out
 
-    assert main(["jobs", "--api", api.url, "show", "no-such-job"]) == 1
+    assert main(["jobs", *cli, "show", "no-such-job"]) == 1
     assert "no job with id 'no-such-job'" in capsys.readouterr().err
+    assert main(["jobs", *cli, "--org", "org-2", "show", running.id]) == 1
+    assert "UnauthorizedException" in capsys.readouterr().err

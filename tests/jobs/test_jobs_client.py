@@ -16,10 +16,10 @@ from renderlib.jobs.status import JobStatus
 INPUT = {"generationRunId": "gen-1", "videoId": "video-1"}
 
 
-def test_create_get_and_list(any_client):
+def test_create_get_and_list(any_client, any_studio):
     client = any_client
-    created = [client.create_job("org-1", {**INPUT, "n": n}) for n in range(5)]
-    client.create_job("org-1", INPUT, kind="thumbnail")
+    created = [any_studio("org-1").create_job("org-1", {**INPUT, "n": n}) for n in range(5)]
+    any_studio("org-1").create_job("org-1", INPUT, kind="thumbnail")
 
     job = client.get_job(created[0].id)
     assert job == created[0]
@@ -59,9 +59,9 @@ def test_unknown_ids(any_client):
     assert isinstance(caught.value, BadInputError)
 
 
-def test_lifecycle_claim_run_heartbeat_succeed(any_client):
+def test_lifecycle_claim_run_heartbeat_succeed(any_client, any_studio):
     client = any_client
-    job = client.create_job("org-1", INPUT)
+    job = any_studio("org-1").create_job("org-1", INPUT)
 
     claimed = client.claim(job.id, "agent-a")
     assert (claimed.status, claimed.claimed_by_agent_id) == (JobStatus.CLAIMED, "agent-a")
@@ -101,9 +101,9 @@ def test_lifecycle_claim_run_heartbeat_succeed(any_client):
     ]
 
 
-def test_requeue_retry_or_fail_and_fail(any_client):
+def test_requeue_retry_or_fail_and_fail(any_client, any_studio):
     client = any_client
-    job = client.create_job("org-1", INPUT, max_retries=1)
+    job = any_studio("org-1").create_job("org-1", INPUT, max_retries=1)
     client.claim(job.id, "agent-a")
     client.set_task_arn(job.id, "arn:task/1")
     client.mark_running(job.id)
@@ -120,7 +120,7 @@ def test_requeue_retry_or_fail_and_fail(any_client):
     assert failed.status == JobStatus.FAILED and failed.retry_count == 1
     assert failed.failure_reason == "task stopped (exit code 137) (gave up after 2 attempts)"
 
-    other = client.create_job("org-1", INPUT)
+    other = any_studio("org-1").create_job("org-1", INPUT)
     client.claim(other.id, "agent-a")
     assert client.retry_or_fail(other.id, "no heartbeat for 300 s").status == JobStatus.QUEUED
     client.claim(other.id, "agent-a")
@@ -131,10 +131,10 @@ def test_requeue_retry_or_fail_and_fail(any_client):
     assert messages[-1] == "failed: script.json: scene 2 ends before it starts"
 
 
-def test_requeue_and_fail_scoped_to_an_attempt(any_client):
+def test_requeue_and_fail_scoped_to_an_attempt(any_client, any_studio):
     """A late report about attempt 0 (its task stopped) cannot touch attempt 1."""
     client = any_client
-    job = client.create_job("org-1", INPUT, max_retries=3)
+    job = any_studio("org-1").create_job("org-1", INPUT, max_retries=3)
     client.claim(job.id, "agent-a")
     client.retry_or_fail(job.id, "task stopped", attempt=0)
     client.claim(job.id, "agent-a")
@@ -145,10 +145,10 @@ def test_requeue_and_fail_scoped_to_an_attempt(any_client):
     assert client.requeue(job.id, "launch failed", attempt=1, count_retry=False).retry_count == 1
 
 
-def test_a_report_read_before_the_job_moved_on_still_loses(any_client, monkeypatch):
+def test_a_report_read_before_the_job_moved_on_still_loses(any_client, monkeypatch, any_studio):
     """The update itself is conditional on the attempt read, not only the client's check."""
     client = any_client
-    job = client.create_job("org-1", INPUT, max_retries=3)
+    job = any_studio("org-1").create_job("org-1", INPUT, max_retries=3)
     client.claim(job.id, "agent-a")
     stale = client.get_job(job.id)  # claimed at attempt 0
     client.retry_or_fail(job.id, "task stopped")
@@ -162,8 +162,8 @@ def test_a_report_read_before_the_job_moved_on_still_loses(any_client, monkeypat
     assert (after.status, after.retry_count) == (JobStatus.CLAIMED, 1)
 
 
-def test_invalid_transition_is_an_error(any_client):
-    job = any_client.create_job("org-1", INPUT)
+def test_invalid_transition_is_an_error(any_client, any_studio):
+    job = any_studio("org-1").create_job("org-1", INPUT)
     with pytest.raises(JobsApiError) as caught:
         any_client.execute(
             "mutation($input: UpdateJobInput!) { updateJob(input: $input) { id } }",
@@ -174,16 +174,16 @@ def test_invalid_transition_is_an_error(any_client):
     assert any_client.get_job(job.id).status == JobStatus.QUEUED
 
 
-def test_render_run_is_created_once_per_job(any_client):
+def test_render_run_is_created_once_per_job(any_client, any_studio):
     client = any_client
-    job = client.create_job("org-1", INPUT)
+    job = any_studio("org-1").create_job("org-1", INPUT)
     first = client.create_render_run(
         job.id,
         org_id="org-1",
         video_id="video-1",
         generation_run_id="gen-1",
-        mp4_artifact_key="renders/org-1/video-1/j/video.mp4",
-        poster_artifact_key="renders/org-1/video-1/j/poster.jpg",
+        mp4_artifact_key=f"renders/org-1/video-1/{job.id}/video.mp4",
+        poster_artifact_key=f"renders/org-1/video-1/{job.id}/poster.jpg",
         duration=61.4,
         frames=1842,
         width=1280,
@@ -192,7 +192,10 @@ def test_render_run_is_created_once_per_job(any_client):
         render_seconds=25.5,
     )
     again = client.create_render_run(
-        job.id, org_id="org-1", video_id="video-1", mp4_artifact_key="elsewhere.mp4"
+        job.id,
+        org_id="org-1",
+        video_id="video-1",
+        mp4_artifact_key=f"renders/org-1/video-1/{job.id}/again.mp4",
     )
     assert again == first
     assert first.duration == 61.4 and first.frames == 1842 and first.fps == 30.0
@@ -200,8 +203,8 @@ def test_render_run_is_created_once_per_job(any_client):
     assert client.get_render_run(first.id) == first
 
 
-def test_generation_runs(any_client):
-    run = any_client.create_generation_run(
+def test_generation_runs(any_client, any_studio):
+    run = any_studio("org-1").create_generation_run(
         "org-1",
         "video-1",
         "generations/org-1/video-1/r/script.json",

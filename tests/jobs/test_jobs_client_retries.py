@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from renderlib.errors import ClaimLostError, JobsApiError, JobsUnavailableError
+from renderlib.jobs.auth import ApiKeyAuth
 from renderlib.jobs.client import JobsClient
 
 JOB = {
@@ -84,33 +85,34 @@ def test_lambda_unhandled_condition_failure_is_still_a_lost_claim(scripted_api):
         JobsClient(api.url, retries=0).claim("job-1", "agent")
 
 
-def test_claim_applied_before_the_connection_failed_counts_as_won(api, scripted_api):
+def test_claim_applied_before_the_connection_failed_counts_as_won(
+    api, api_keys, studio, scripted_api
+):
     """The first claim reaches the server but its answer is lost; the retry then finds
     the condition failed, and the client sees that the job is claimed by itself."""
-    real = JobsClient(api.url)
-    job = real.create_job("org", {})
+    job = studio("org").create_job("org", {})
+    farm = ApiKeyAuth(api_keys.farm_key())
     dropped = []
 
     def flaky_proxy(request):
-        upstream = requests.post(
-            api.url, data=request["body"], headers={"Content-Type": "application/json"}, timeout=10
-        )
+        headers = {"Content-Type": "application/json", "x-api-key": request["headers"]["X-Api-Key"]}
+        upstream = requests.post(api.url, data=request["body"], headers=headers, timeout=10)
         if b"updateJob" in request["body"] and not dropped:
             dropped.append(True)
             return 502, {"message": "bad gateway"}
         return upstream.status_code, upstream.json()
 
     proxy = scripted_api(flaky_proxy)
-    claimed = JobsClient(proxy.url, retries=2, backoff_seconds=0.01).claim(job.id, "agent-a")
+    claimed = JobsClient(proxy.url, farm, retries=2, backoff_seconds=0.01).claim(job.id, "agent-a")
     assert claimed.claimed_by_agent_id == "agent-a" and dropped
     with pytest.raises(ClaimLostError):
-        JobsClient(proxy.url, retries=2, backoff_seconds=0.01).claim(job.id, "agent-b")
+        JobsClient(proxy.url, farm, retries=2, backoff_seconds=0.01).claim(job.id, "agent-b")
 
 
-def test_one_client_shared_by_threads(api):
+def test_one_client_shared_by_threads(studio):
     import threading
 
-    client = JobsClient(api.url)
+    client = studio("org")
     job_ids = []
     sessions = []  # kept alive, so their ids cannot be reused
     lock = threading.Lock()

@@ -12,40 +12,43 @@ from renderlib.jobs.api_errors import (
     NotFoundException,
     ValidationError,
 )
+from tests.jobs.conftest import appsync_event
+
+# As AppSync passes an IAM caller: a session of the dispatcher's role.
+FARM = {
+    "accountId": "123456789012",
+    "userArn": "arn:aws:sts::123456789012:assumed-role/babulus-render-dispatcher/dispatcher",
+    "username": "AROAEXAMPLE:dispatcher",
+    "sourceIp": ["10.0.0.1"],
+}
+# As AppSync passes a Cognito user pool caller, its org in the custom:orgId claim.
+STUDIO = {
+    "sub": "8f1c",
+    "username": "alice",
+    "issuer": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_pool",
+    "claims": {"token_use": "id", "cognito:username": "alice", "custom:orgId": "org-1"},
+    "groups": None,
+    "sourceIp": ["10.0.0.2"],
+    "defaultAuthStrategy": "ALLOW",
+}
 
 
 @pytest.fixture
-def invoke(dynamodb, table_names, monkeypatch):
-    monkeypatch.setenv("JOB_TABLE", table_names["Job"])
-    monkeypatch.setenv("JOB_EVENT_TABLE", table_names["JobEvent"])
-    monkeypatch.setenv("RENDER_RUN_TABLE", table_names["RenderRun"])
-    monkeypatch.setenv("GENERATION_RUN_TABLE", table_names["GenerationRun"])
-    jobs_resolver._service.cache_clear()
+def invoke(resolver_env):
+    """invoke(type, field, identity=FARM, headers=None, **arguments) -> the result."""
 
-    def call(parent_type: str, field_name: str, **arguments):
-        event = {
-            "arguments": arguments,
-            "identity": {"userArn": "arn:aws:iam::123456789012:role/dispatcher"},
-            "info": {
-                "parentTypeName": parent_type,
-                "fieldName": field_name,
-                "selectionSetList": ["id"],
-                "variables": {},
-            },
-            "source": None,
-            "prev": None,
-            "stash": {},
-        }
+    def call(parent_type: str, field_name: str, identity=FARM, headers=None, **arguments):
+        event = appsync_event(parent_type, field_name, identity, arguments, headers)
         return jobs_resolver.handler(event, None)
 
-    yield call
-    jobs_resolver._service.cache_clear()
+    return call
 
 
 def create(invoke, **extra):
     return invoke(
         "Mutation",
         "createJob",
+        identity=STUDIO,
         input={
             "kind": "render",
             "status": "queued",
@@ -159,12 +162,13 @@ def test_events_render_runs_and_generation_runs(invoke):
     generation = invoke(
         "Mutation",
         "createGenerationRun",
+        identity=STUDIO,
         input={
             "orgId": "org-1",
             "videoId": "video-1",
-            "scriptArtifactKey": "p/script.json",
-            "timelineArtifactKey": "p/timeline.json",
-            "audioArtifactKeys": ["p/a.wav"],
+            "scriptArtifactKey": "generations/org-1/p/script.json",
+            "timelineArtifactKey": "generations/org-1/p/timeline.json",
+            "audioArtifactKeys": ["generations/org-1/p/a.wav"],
         },
     )
     assert invoke("Query", "getGenerationRun", id=generation["id"]) == generation
@@ -178,6 +182,6 @@ def test_unknown_field(invoke):
 def test_the_farm_wide_default_max_retries_applies_to_jobs_created_without_one(invoke, monkeypatch):
     assert create(invoke)["maxRetries"] == 3
     monkeypatch.setenv("DEFAULT_MAX_RETRIES", "1")
-    jobs_resolver._service.cache_clear()
+    jobs_resolver._dependencies.cache_clear()
     assert create(invoke)["maxRetries"] == 1
     assert create(invoke, maxRetries=5)["maxRetries"] == 5

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from renderlib.jobs.api_errors import ConditionalCheckFailedException
+from renderlib.jobs.authorization import Caller
 from renderlib.jobs.models import JOB
 from renderlib.jobs.service import JobsService
 from renderlib.jobs.sqlite_store import SqliteStore
@@ -28,6 +29,9 @@ def test_transitions():
     with pytest.raises(ValueError, match="expected one of queued, claimed"):
         parse_status("done")
 
+
+STUDIO = Caller.studio("org-1", "org-1's studio")
+FARM = Caller.farm("the farm")
 
 # (condition, whether it holds for the job the tests create)
 CONDITIONS = [
@@ -55,11 +59,9 @@ def test_sqlite_judges_conditions_like_dynamodb(condition, holds, tmp_path, dyna
     outcomes = []
     for store in (SqliteStore(tmp_path / "jobs.db"), dynamo_store):
         service = JobsService(store, new_id=lambda: "job-1")
-        service.create_job(
-            {"orgId": "org-1", "kind": "render", "inputJson": "{}", "progress": 0.25}
-        )
+        service.create_job(STUDIO, {"orgId": "org-1", "kind": "render", "inputJson": "{}"})
         try:
-            service.update_job({"id": "job-1", "failureReason": "x"}, condition)
+            service.update_job(FARM, {"id": "job-1", "failureReason": "x"}, condition)
             outcomes.append(True)
         except ConditionalCheckFailedException:
             outcomes.append(False)

@@ -105,13 +105,13 @@ def leftover_processes(marker: str) -> dict[int, str]:
     return found
 
 
-def submit_and_claim(client: JobsClient, storage_url: str, folder: Path, **options):
-    """Submit the run as the studio would and claim the job as the dispatcher would."""
-    submitted = submit_generation_run(client, folder, ORG, storage_url, **options)
+def submit_and_claim(client: JobsClient, studio, storage_url: str, folder: Path, **options):
+    """Submit the run as org ORG's studio would and claim the job as the dispatcher would."""
+    submitted = submit_generation_run(studio(ORG), folder, ORG, storage_url, **options)
     client.claim(submitted.job.id, "test-dispatcher")
     return submitted
 
 
-def claimed_job(client: JobsClient, input: dict, **options):
-    job = client.create_job(ORG, input, **options)
+def claimed_job(client: JobsClient, studio, input: dict, **options):
+    job = studio(ORG).create_job(ORG, input, **options)
     return client.claim(job.id, "test-dispatcher")

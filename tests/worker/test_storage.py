@@ -46,10 +46,18 @@ def test_local_upload_appears_whole_or_not_at_all(local_storage, tmp_path, monke
 
 
 def test_local_keys_stay_inside_the_folder(local_storage, tmp_path):
-    with pytest.raises(BadInputError, match="without '..'"):
-        local_storage.download("generations/../../etc/passwd", tmp_path / "x")
-    with pytest.raises(ArtifactNotFoundError, match="does not exist"):
+    for key in ("generations/../../etc/passwd", "/etc/passwd", "a\x00b", "a//b", ""):
+        with pytest.raises(BadInputError, match="is not a valid storage key"):
+            local_storage.download(key, tmp_path / "x")
+    with pytest.raises(ArtifactNotFoundError, match="^generations/none.json does not exist"):
         local_storage.download("generations/none.json", tmp_path / "x")
+
+
+def test_keys_the_farm_makes_are_built_from_tokens_only(local_storage):
+    assert local_storage.key("renders", "o", "v", "j") == "renders/o/v/j"
+    for bad in ("org-a/evil", "/abs", "..", "a\x00b", ""):
+        with pytest.raises(BadInputError, match="is not a valid id"):
+            local_storage.key("renders", bad, "v", "j")
 
 
 def test_s3_large_file_goes_up_in_parts(s3_storage, bucket, tmp_path, monkeypatch):
@@ -110,7 +118,7 @@ def test_generation_run_is_laid_out_as_a_run_folder(local_storage, tmp_path):
         "generations/o/v/r/script.json": b"{}",
         "generations/o/v/r/timeline.json": b"[]",
         "generations/o/v/r/audio/n1.wav": b"RIFF1",
-        "shared/music/bed.wav": b"RIFF2",
+        "generations/o/shared/bed.wav": b"RIFF2",
     }
     for key, data in files.items():
         (tmp_path / "f").write_bytes(data)
@@ -125,9 +133,11 @@ def test_generation_run_is_laid_out_as_a_run_folder(local_storage, tmp_path):
         created_at=now,
         updated_at=now,
         artifact_prefix="generations/o/v/r/",
-        audio_artifact_keys=("generations/o/v/r/audio/n1.wav", "shared/music/bed.wav"),
+        audio_artifact_keys=("generations/o/v/r/audio/n1.wav", "generations/o/shared/bed.wav"),
     )
-    folder = download_generation_run(local_storage, run, tmp_path / "run")
+    with pytest.raises(BadInputError, match="generation run r is not org p's"):
+        download_generation_run(local_storage, run, tmp_path / "run", "p")
+    folder = download_generation_run(local_storage, run, tmp_path / "run", "o")
     got = {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
     assert got == {
         "script.json": b"{}",

@@ -21,13 +21,14 @@ from tests.worker.conftest import ORG, leftover_processes, submit_and_claim, tin
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def start_worker(api, job, marker: Path, **env) -> subprocess.Popen:
+def start_worker(api, api_keys, job, marker: Path, **env) -> subprocess.Popen:
     environment = {
         **os.environ,
         "JOB_ID": job.id,
         "JOB_ATTEMPT": str(job.retry_count),
         "JOBS_API_URL": api.url,
-        "JOBS_API_AUTH": "none",
+        "JOBS_API_AUTH": "api_key",
+        "JOBS_API_KEY": api_keys.farm_key(),
         "TMPDIR": str(marker),
         "HEARTBEAT_INTERVAL_SECONDS": "0.3",
         "RENDER_WORKERS": "1",
@@ -72,11 +73,11 @@ def s3_has(bucket: str, key: str) -> bool:
 
 
 def test_sigterm_mid_render_requeues_and_leaves_nothing(
-    api, client, bucket, tmp_path, marker_tmpdir
+    api, api_keys, client, studio, bucket, tmp_path, marker_tmpdir
 ):
     folder = tiny_run(tmp_path / "run", 20.0, moving=True)
-    job = submit_and_claim(client, f"s3://{bucket}", folder).job
-    worker = start_worker(api, job, marker_tmpdir, RENDER_BUCKET=bucket)
+    job = submit_and_claim(client, studio, f"s3://{bucket}", folder).job
+    worker = start_worker(api, api_keys, job, marker_tmpdir, RENDER_BUCKET=bucket)
     try:
         wait_until_rendering(client, job.id, worker)
         worker.send_signal(signal.SIGTERM)
@@ -98,12 +99,12 @@ def test_sigterm_mid_render_requeues_and_leaves_nothing(
 
 
 def test_kill_9_mid_render_then_a_later_attempt_finishes(
-    api, client, bucket, tmp_path, marker_tmpdir
+    api, api_keys, client, studio, bucket, tmp_path, marker_tmpdir
 ):
     folder = tiny_run(tmp_path / "run", 20.0, moving=True)
-    job = submit_and_claim(client, f"s3://{bucket}", folder).job
+    job = submit_and_claim(client, studio, f"s3://{bucket}", folder).job
     final_key = f"renders/{ORG}/run/{job.id}/video.mp4"
-    worker = start_worker(api, job, marker_tmpdir, RENDER_BUCKET=bucket)
+    worker = start_worker(api, api_keys, job, marker_tmpdir, RENDER_BUCKET=bucket)
     try:
         wait_until_rendering(client, job.id, worker)
         worker.kill()
@@ -123,7 +124,7 @@ def test_kill_9_mid_render_then_a_later_attempt_finishes(
     client.retry_or_fail(job.id, "no heartbeat for 180 s", expected_status=JobStatus.RUNNING)
     retried = client.claim(job.id, "test-dispatcher")
     assert retried.retry_count == 1
-    second = start_worker(api, retried, marker_tmpdir, RENDER_BUCKET=bucket)
+    second = start_worker(api, api_keys, retried, marker_tmpdir, RENDER_BUCKET=bucket)
     stdout, stderr = second.communicate(timeout=300)
     assert second.returncode == 0, stderr
 

@@ -20,8 +20,8 @@ from renderlib import browser, renderer
 from renderlib.composition import Composition
 from renderlib.farm.storage import S3Storage
 from renderlib.farm.worker import run_worker
-from renderlib.jobs import operations as ops
 from renderlib.jobs.status import JobStatus
+from tests.helpers import stored_job
 from tests.worker.conftest import (
     ORG,
     claimed_job,
@@ -47,8 +47,8 @@ def ffprobe(path) -> dict:
     )  # fmt: skip
 
 
-def test_happy_path_s3_in_s3_out(client, s3_storage, bucket, tmp_path):
-    submitted = submit_and_claim(client, f"s3://{bucket}", tiny_run(tmp_path / "run", 2.0))
+def test_happy_path_s3_in_s3_out(client, studio, s3_storage, bucket, tmp_path):
+    submitted = submit_and_claim(client, studio, f"s3://{bucket}", tiny_run(tmp_path / "run", 2.0))
     job, generation_run = submitted.job, submitted.generation_run
     assert generation_run.script_artifact_key.startswith(f"generations/{ORG}/")
 
@@ -108,32 +108,24 @@ def assert_failed_at_once(client, job, outcome, reason_pattern):
     [
         ({"videoId": "v-1"}, r'inputJson needs "generationRunId".*got None'),
         ({"generationRunId": 42}, r'inputJson needs "generationRunId".*got 42'),
-        ({"generationRunId": "r", "videoId": ""}, r'"videoId" must be a non-empty string'),
+        ({"generationRunId": "r", "videoId": ""}, r'inputJson.videoId "" is not a valid id'),
+        ([1, 2], r"inputJson must be a JSON object"),
     ],
 )
-def test_malformed_input_fails_at_once(client, local_storage, input, reason):
-    job = claimed_job(client, input)
+def test_malformed_input_fails_at_once(client, db_path, local_storage, input, reason):
+    """Inputs the API refuses, as a studio API that checks nothing would pass them on."""
+    job = client.claim(stored_job(db_path, ORG, input), "test-dispatcher")
     assert_failed_at_once(client, job, run(client, local_storage, job), reason)
 
 
-def test_input_that_is_not_an_object_fails_at_once(client, local_storage):
-    created = client.execute(
-        ops.CREATE_JOB,
-        {"input": {"orgId": ORG, "kind": "render", "status": "queued", "inputJson": "[1, 2]"}},
-    )["createJob"]
-    job = client.claim(created["id"], "test-dispatcher")
-    outcome = run(client, local_storage, job)
-    assert_failed_at_once(client, job, outcome, r"inputJson must be a JSON object")
-
-
-def test_unknown_generation_run_fails_at_once(client, local_storage):
-    job = claimed_job(client, {"generationRunId": "no-such-run", "videoId": "v-1"})
+def test_unknown_generation_run_fails_at_once(client, studio, local_storage):
+    job = claimed_job(client, studio, {"generationRunId": "no-such-run", "videoId": "v-1"})
     outcome = run(client, local_storage, job)
     assert_failed_at_once(client, job, outcome, r"no generation run with id 'no-such-run'")
 
 
-def test_missing_file_in_s3_fails_at_once(client, s3_storage, bucket, tmp_path):
-    submitted = submit_and_claim(client, f"s3://{bucket}", tiny_run(tmp_path / "run"))
+def test_missing_file_in_s3_fails_at_once(client, studio, s3_storage, bucket, tmp_path):
+    submitted = submit_and_claim(client, studio, f"s3://{bucket}", tiny_run(tmp_path / "run"))
     (audio_key,) = submitted.generation_run.audio_artifact_keys
     boto3.client("s3").delete_object(Bucket=bucket, Key=audio_key)
     outcome = run(client, s3_storage, submitted.job)
@@ -141,16 +133,16 @@ def test_missing_file_in_s3_fails_at_once(client, s3_storage, bucket, tmp_path):
     assert_failed_at_once(client, submitted.job, outcome, reason)
 
 
-def test_invalid_script_fails_at_once(client, local_storage, tmp_path):
+def test_invalid_script_fails_at_once(client, studio, local_storage, tmp_path):
     folder = tiny_run(tmp_path / "run", width=321)
-    submitted = submit_and_claim(client, str(local_storage.root), folder)
+    submitted = submit_and_claim(client, studio, str(local_storage.root), folder)
     outcome = run(client, local_storage, submitted.job)
     assert_failed_at_once(
         client, submitted.job, outcome, r"^script\.json: meta\.width: expected an even number"
     )
 
 
-def test_page_error_fails_at_once(client, local_storage, tmp_path, monkeypatch):
+def test_page_error_fails_at_once(client, studio, local_storage, tmp_path, monkeypatch):
     """A page that throws while rendering frame 3 (the run is swapped for such a page)."""
     page = tmp_path / "page"
     page.mkdir()
@@ -164,7 +156,9 @@ def test_page_error_fails_at_once(client, local_storage, tmp_path, monkeypatch):
         page="index.html", width=160, height=90, fps=10, frames=8, base_dir=page
     )
     monkeypatch.setattr(renderer, "load_source", lambda _path: composition)
-    submitted = submit_and_claim(client, str(local_storage.root), tiny_run(tmp_path / "run"))
+    submitted = submit_and_claim(
+        client, studio, str(local_storage.root), tiny_run(tmp_path / "run")
+    )
     outcome = run(client, local_storage, submitted.job)
     assert_failed_at_once(
         client, submitted.job, outcome, r"the page threw at frame 3: .*chart data missing"
@@ -177,8 +171,8 @@ def closed_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_s3_unreachable_requeues_with_retry_count(client, bucket, tmp_path):
-    submitted = submit_and_claim(client, f"s3://{bucket}", tiny_run(tmp_path / "run"))
+def test_s3_unreachable_requeues_with_retry_count(client, studio, bucket, tmp_path):
+    submitted = submit_and_claim(client, studio, f"s3://{bucket}", tiny_run(tmp_path / "run"))
     unreachable = boto3.client(
         "s3",
         endpoint_url=f"http://127.0.0.1:{closed_port()}",
@@ -197,7 +191,9 @@ def test_s3_unreachable_requeues_with_retry_count(client, bucket, tmp_path):
     assert len(client.list_render_runs(after.id)) == 1
 
 
-def test_browser_crash_retries_until_max_retries(client, local_storage, tmp_path, monkeypatch):
+def test_browser_crash_retries_until_max_retries(
+    client, studio, local_storage, tmp_path, monkeypatch
+):
     real = browser.tool_path
     monkeypatch.setattr(
         browser,
@@ -205,7 +201,7 @@ def test_browser_crash_retries_until_max_retries(client, local_storage, tmp_path
         lambda name: "/nonexistent/chromium" if name == "chromium" else real(name),
     )
     folder = tiny_run(tmp_path / "run")
-    submitted = submit_and_claim(client, str(local_storage.root), folder, max_retries=1)
+    submitted = submit_and_claim(client, studio, str(local_storage.root), folder, max_retries=1)
     job = submitted.job
     first = run(client, local_storage, job)
     assert first.status == "requeued" and "could not start Chromium" in first.reason
@@ -220,10 +216,12 @@ def test_browser_crash_retries_until_max_retries(client, local_storage, tmp_path
     )
 
 
-def test_time_limit_stops_the_render_and_fails(client, local_storage, tmp_path, marker_tmpdir):
+def test_time_limit_stops_the_render_and_fails(
+    client, studio, local_storage, tmp_path, marker_tmpdir
+):
     marker = marker_tmpdir
     folder = tiny_run(tmp_path / "run", 30.0, moving=True)
-    submitted = submit_and_claim(client, str(local_storage.root), folder)
+    submitted = submit_and_claim(client, studio, str(local_storage.root), folder)
     outcome = run(client, local_storage, submitted.job, time_limit=3)
     assert outcome.status == "failed"
     after = client.get_job(submitted.job.id)
@@ -237,12 +235,12 @@ def test_time_limit_stops_the_render_and_fails(client, local_storage, tmp_path, 
 
 
 def test_job_requeued_by_the_reaper_mid_render_is_left_alone(
-    client, local_storage, tmp_path, marker_tmpdir
+    client, studio, local_storage, tmp_path, marker_tmpdir
 ):
     """The reaper requeues the job while this attempt renders (its heartbeat looked
     stale): the heartbeat learns it, the render stops, the job is not touched."""
     folder = tiny_run(tmp_path / "run", 20.0, moving=True)
-    job = submit_and_claim(client, str(local_storage.root), folder).job
+    job = submit_and_claim(client, studio, str(local_storage.root), folder).job
 
     def reap_once_rendering():
         while not any(
