@@ -6,7 +6,7 @@
     ImageSequenceClip.write_videofile (libx264, one browser);
 (b) renderlib.render with its default workers;
 (c) bare capture: the same number of browsers doing only what a frame needs
-    from the browser (seek the clock + Page.captureScreenshot JPEG), no encoding.
+    from the browser (seek the clock + draw and capture the frame as JPEG), no encoding.
 All on examples/showcase (1280x720, 30 fps) unless another composition is given.
 Then peak memory (RSS summed over the whole process tree: Python, Chromium,
 ffmpeg) of a 10 s and a 60 s render, which must stay flat because frames are
@@ -25,7 +25,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from measure import tree_rss_bytes
 from moviepy import ImageSequenceClip
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
 
 from renderlib import Composition, render
 from renderlib.browser import Browser
@@ -33,34 +36,42 @@ from renderlib.page_server import AssetServer, RefusingProxy
 from renderlib.renderer import default_workers
 
 SHOWCASE = Path(__file__).resolve().parents[1] / "examples" / "showcase" / "composition.json"
+NAIVE_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
 
 
 def naive(composition: Composition, frames: int, out_dir: Path) -> float:
-    """Frames per second of screenshot-to-PNG-files plus MoviePy, as the old system did."""
+    """Frames per second of screenshot-to-PNG-files plus MoviePy, as the old system did.
+
+    A plain headless Chromium through Selenium, WebDriver PNG screenshots taken as fast
+    as they come (the old system slept between them, so this is the generous version).
+    """
     started = time.monotonic()
-    with AssetServer(composition.base_dir) as assets, RefusingProxy() as proxy:
-        browser = Browser(
-            width=composition.width,
-            height=composition.height,
-            allowed_origin=assets.origin,
-            proxy_origin=proxy.origin,
-        )
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in NAIVE_FLAGS:
+        options.add_argument(flag)
+    with tempfile.TemporaryDirectory() as profile, AssetServer(composition.base_dir) as assets:
+        options.add_argument(f"--user-data-dir={profile}")
+        options.add_argument(f"--window-size={composition.width},{composition.height}")
+        driver = webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
         try:
-            browser.open(
-                assets.url_for(composition.page_path),
-                frame_rate=composition.frame_rate,
-                props=composition.props,
-                hold_timeout=30,
-            )
-            driver = browser._driver  # the WebDriver screenshot renderlib itself avoids
+            driver.get(assets.url_for(composition.page_path))
             paths = []
             for frame in range(frames):
-                browser.seek(frame)
                 path = out_dir / f"frame-{frame:05d}.png"
                 path.write_bytes(driver.get_screenshot_as_png())
                 paths.append(str(path))
         finally:
-            browser.close()
+            driver.quit()
     clip = ImageSequenceClip(paths, fps=composition.fps)
     clip.write_videofile(
         str(out_dir / "naive.mp4"), codec="libx264", preset="veryfast", audio=False, logger=None
@@ -95,28 +106,6 @@ def bare_capture(composition: Composition, frames: int, workers: int, quality: i
         with ThreadPoolExecutor(workers) as pool:
             list(pool.map(one, [range(bounds[i], bounds[i + 1]) for i in range(workers)]))
         return frames / (time.monotonic() - started)
-
-
-def tree_rss_bytes(root: int) -> int:
-    """RSS of ``root`` and all its descendants."""
-    children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(") ", 1)[1].split()
-        except OSError:
-            continue
-        pid = int(entry.name)
-        children.setdefault(int(fields[1]), []).append(pid)
-        rss[pid] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
-    total, stack = 0, [root]
-    while stack:
-        pid = stack.pop()
-        total += rss.get(pid, 0)
-        stack.extend(children.get(pid, []))
-    return total
 
 
 def peak_memory(composition: Composition, seconds: float, out: Path) -> tuple[int, float]:

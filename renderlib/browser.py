@@ -1,9 +1,13 @@
 """Open a sandboxed headless Chromium on a page, with renderlib's clock installed.
 
-Chromium is driven by Selenium through the system chromedriver (never a
-downloaded one). Every request except those to the page's own origin goes to a
-refusing proxy; ``<-loopback>`` makes Chromium send loopback and link-local
-requests through that proxy too, instead of around it.
+Chromium's headless shell is started and driven by Selenium through the system
+chromedriver (never a downloaded one); the per-frame commands (seek, capture) go
+over the page's own DevTools socket (renderlib.devtools). The shell runs under
+begin-frame control: it draws a frame only when renderlib asks for one, and the
+capture is that frame's own screenshot, so nothing is drawn twice or for nobody.
+Every request except those to the page's own origin goes to a refusing proxy;
+``<-loopback>`` makes Chromium send loopback and link-local requests through that
+proxy too, instead of around it.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shlex
 import shutil
 import signal
 import tempfile
@@ -24,6 +29,7 @@ from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 
+from renderlib.devtools import DevToolsConnection
 from renderlib.errors import BrowserError, HoldTimeoutError, PageError
 from renderlib.tools import tool_path
 
@@ -33,7 +39,9 @@ MIN_WINDOW = (800, 600)
 MAX_TMPDIR_LENGTH = 60
 
 _FLAGS = (
-    "--headless=new",
+    # --enable-begin-frame-control and the compositor settings that make a frame drawn
+    # on request complete (all raster done, no threaded animation or checkerboarding).
+    "--deterministic-mode",
     "--no-sandbox",
     "--disable-gpu",
     "--disable-dev-shm-usage",
@@ -61,6 +69,11 @@ class FrameState:
     unchanged: bool
 
 
+# The page runtime calls this binding while it waits for a frame to be drawn (a video's
+# new frame is shown only then); renderlib answers each call by drawing one.
+DRAW_FRAME_BINDING = "__renderlibDrawFrame"
+
+
 class Browser:
     """One headless Chromium showing one page at a fixed viewport size."""
 
@@ -72,10 +85,10 @@ class Browser:
             temp_root = "/tmp"
         self._profile = tempfile.mkdtemp(prefix="renderlib-chromium-", dir=temp_root)
         options = webdriver.ChromeOptions()
-        options.binary_location = tool_path("chromium")
+        options.binary_location = _launcher_for(tool_path("chromium-headless-shell"), self._profile)
         for flag in _FLAGS:
             options.add_argument(flag)
-        options.add_argument(f"--user-data-dir={self._profile}")
+        options.add_argument(f"--user-data-dir={self._profile}/profile")
         # The viewport is set exactly below; a window smaller than about 300x200
         # makes headless Chromium stop producing frames, so it never is.
         window_width, window_height = max(width, MIN_WINDOW[0]), max(height, MIN_WINDOW[1])
@@ -94,18 +107,22 @@ class Browser:
             shutil.rmtree(self._profile, ignore_errors=True)
             raise
         self._service = service
-        self.cdp(
-            "Emulation.setDeviceMetricsOverride",
-            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
-        )
+        try:
+            address = self._driver.capabilities["goog:chromeOptions"]["debuggerAddress"]
+            self._devtools = DevToolsConnection(address)
+            self.cdp("Page.enable")
+            self.cdp("Runtime.enable")
+            self.cdp("Runtime.addBinding", {"name": DRAW_FRAME_BINDING})
+            self.cdp(
+                "Emulation.setDeviceMetricsOverride",
+                {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+            )
+        except BaseException:
+            self.close()
+            raise
 
     def cdp(self, command: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        try:
-            return self._driver.execute_cdp_cmd(command, params or {})
-        except WebDriverException as exc:
-            raise BrowserError(
-                f"Chromium stopped answering ({command}): {_first_line(exc)}"
-            ) from exc
+        return self._devtools.call(command, params)
 
     def open(
         self, url: str, *, frame_rate: Fraction, props: dict[str, Any], hold_timeout: float
@@ -137,12 +154,19 @@ class Browser:
         return FrameState(unchanged=bool(result["unchanged"]))
 
     def capture_jpeg(self, quality: int) -> bytes:
-        shot = self.cdp(
-            "Page.captureScreenshot", {"format": "jpeg", "quality": quality, "fromSurface": True}
+        """Draw the page as it is now and return that frame as a JPEG."""
+        frame = self.cdp(
+            "HeadlessExperimental.beginFrame",
+            {"screenshot": {"format": "jpeg", "quality": quality}},
         )
-        return base64.b64decode(shot["data"])
+        if "screenshotData" not in frame:
+            raise BrowserError("Chromium drew the frame but returned no screenshot")
+        return base64.b64decode(frame["screenshotData"])
 
     def close(self) -> None:
+        devtools = getattr(self, "_devtools", None)
+        if devtools is not None:
+            devtools.close()
         try:
             self._driver.quit()
         except Exception:  # noqa: BLE001 - whatever is left is killed below regardless
@@ -165,15 +189,23 @@ class Browser:
         self.close()
 
     def _evaluate(self, expression: str, *, await_promise: bool = False) -> Any:
-        reply = self.cdp(
+        reply = self._devtools.call(
             "Runtime.evaluate",
             {"expression": expression, "awaitPromise": await_promise, "returnByValue": True},
+            on_event=self._on_event,
         )
         if "exceptionDetails" in reply:
             details = reply["exceptionDetails"]
             text = details.get("exception", {}).get("description") or details.get("text")
             raise PageError(f"renderlib's page runtime failed: {text}")
         return reply["result"].get("value")
+
+    def _on_event(self, message: dict[str, Any]) -> None:
+        if (
+            message.get("method") == "Runtime.bindingCalled"
+            and message["params"]["name"] == DRAW_FRAME_BINDING
+        ):
+            self._devtools.send_once("HeadlessExperimental.beginFrame", {})
 
     @staticmethod
     def _raise_page_errors(when: str, errors: list[str]) -> None:
@@ -184,6 +216,18 @@ class Browser:
             raise HoldTimeoutError(f"the page {when}: {first}")
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise PageError(f"the page threw {when}: {first}{more}")
+
+
+def _launcher_for(headless_shell: str, folder: str) -> str:
+    """A launcher that opens the shell on a blank page.
+
+    chromedriver starts a browser without a page to open, and the headless shell then
+    opens none, so chromedriver would find nothing to drive.
+    """
+    launcher = Path(folder) / "headless-shell"
+    launcher.write_text(f'#!/bin/sh\nexec {shlex.quote(headless_shell)} "$@" about:blank\n')
+    launcher.chmod(0o700)
+    return str(launcher)
 
 
 def _processes_mentioning(text: str) -> list[int]:

@@ -158,7 +158,24 @@
     const presented = frames ? nextPresentedFrame(frames) : null;
     media.currentTime = seekTo;
     await seeked;
-    await presented;
+    if (presented) await drawnUntil(presented);
+  };
+
+  // Chromium draws a frame only when renderlib asks (begin-frame control), and a video
+  // shows its new frame only in a drawn one: ask, through renderlib's binding, until then.
+  const drawnUntil = async (promise) => {
+    let waiting = true;
+    const ask = () => {
+      if (!waiting) return;
+      window.__renderlibDrawFrame("");
+      realSetTimeout(ask, 5);
+    };
+    ask();
+    try {
+      await promise;
+    } finally {
+      waiting = false;
+    }
   };
 
   const seekMedia = (target) =>

@@ -14,7 +14,7 @@ from renderlib.errors import RenderlibError
 _TOOLS = {
     "ffmpeg": ("RENDERLIB_FFMPEG", "ffmpeg"),
     "ffprobe": ("RENDERLIB_FFPROBE", "ffprobe"),
-    "chromium": ("RENDERLIB_CHROMIUM", "/usr/bin/chromium"),
+    "chromium-headless-shell": ("RENDERLIB_HEADLESS_SHELL", "/usr/bin/chromium-headless-shell"),
     "chromedriver": ("RENDERLIB_CHROMEDRIVER", "/usr/bin/chromedriver"),
 }
 
@@ -24,7 +24,7 @@ class ToolMissingError(RenderlibError):
 
 
 def tool_path(name: str) -> str:
-    """The executable for ``name`` (ffmpeg, ffprobe, chromium, chromedriver)."""
+    """The executable for ``name`` (ffmpeg, ffprobe, chromium-headless-shell, chromedriver)."""
     variable, default = _TOOLS[name]
     wanted = os.environ.get(variable, default)
     found = shutil.which(wanted)
