@@ -74,14 +74,13 @@ def renderlib_command(workers: int, frames: int, out: Path) -> list[str]:
     ]  # fmt: skip
 
 
-def timecut_command(
-    timecut: Path, threads: int, piped: bool, frames: int, out: Path, profile: Path
-) -> list[str]:
+def timecut_command(timecut: Path, threads: int, piped: bool, frames: int, out: Path) -> list[str]:
+    # No --user-data-dir: puppeteer gives each of its browsers a fresh one.
     command = [
         str(timecut), (SCENE / "index.html").as_uri(), "--viewport", "1280,720", "--fps", "30",
         "--frames", str(frames), "--threads", str(threads), "--screenshot-type", "jpeg",
-        "--executable-path", CHROMIUM, "--launch-arguments",
-        f"{CHROMIUM_FLAGS} --user-data-dir={profile}", "--output", str(out), "--quiet",
+        "--executable-path", CHROMIUM, "--launch-arguments", CHROMIUM_FLAGS,
+        "--output", str(out), "--quiet",
     ]  # fmt: skip
     return [*command, "--pipe-mode"] if piped else command
 
@@ -103,10 +102,10 @@ def main() -> None:
         }
         if timecut is not None:
             configurations["timecut, JPEG, 2 threads"] = lambda out: timecut_command(
-                timecut, 2, False, args.frames, out, Path(tempfile.mkdtemp(dir=work))
+                timecut, 2, False, args.frames, out
             )
             configurations["timecut, JPEG piped, 1 thread"] = lambda out: timecut_command(
-                timecut, 1, True, args.frames, out, Path(tempfile.mkdtemp(dir=work))
+                timecut, 1, True, args.frames, out
             )
         for round_number in range(1, args.rounds + 1):
             for name, command in configurations.items():
