@@ -198,7 +198,7 @@ def test_browser_crash_retries_until_max_retries(
     monkeypatch.setattr(
         browser,
         "tool_path",
-        lambda name: "/nonexistent/chromium" if name == "chromium" else real(name),
+        lambda name: "/nonexistent/chromium" if name == "chromium-headless-shell" else real(name),
     )
     folder = tiny_run(tmp_path / "run")
     submitted = submit_and_claim(client, studio, str(local_storage.root), folder, max_retries=1)
