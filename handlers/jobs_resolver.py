@@ -13,7 +13,6 @@ import os
 from functools import cache
 from typing import Any
 
-from renderlib.farm.storage import s3_client
 from renderlib.jobs.authorization import AppSyncAuthConfig
 from renderlib.jobs.dynamo_store import DynamoStore
 from renderlib.jobs.lambda_resolver import resolve
@@ -25,7 +24,7 @@ from renderlib.jobs.service import DEFAULT_MAX_RETRIES, JobsService
 def _dependencies() -> tuple[JobsService, AppSyncAuthConfig]:
     default_max_retries = int(os.environ.get("DEFAULT_MAX_RETRIES", DEFAULT_MAX_RETRIES))
     bucket = os.environ.get("RENDER_BUCKET")
-    links = S3Links(s3_client(), bucket) if bucket else None
+    links = S3Links.for_bucket(bucket) if bucket else None
     service = JobsService(
         DynamoStore.from_env(), default_max_retries=default_max_retries, links=links
     )

@@ -42,11 +42,14 @@ MEDIA_TYPES = {".mp4": "video/mp4", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
 
 
 def is_page_path(path: str) -> bool:
-    return path in PAGE_FILES
+    return path in PAGE_FILES or path == "/favicon.ico"
 
 
 def page_app(environ: dict, start_response):
-    name, content_type = PAGE_FILES[environ.get("PATH_INFO") or "/"]
+    path = environ.get("PATH_INFO") or "/"
+    if path not in PAGE_FILES:  # the page has no icon; say so without an error
+        return Response(status=204)(environ, start_response)
+    name, content_type = PAGE_FILES[path]
     body = resources.files("renderlib.jobs").joinpath("web", name).read_bytes()
     response = Response(body, content_type=content_type, headers=PAGE_HEADERS)
     return response(environ, start_response)

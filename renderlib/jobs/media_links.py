@@ -89,6 +89,15 @@ class S3Links(MediaLinks):
         self.bucket = bucket
         self.seconds = seconds
 
+    @classmethod
+    def for_bucket(cls, bucket: str) -> S3Links:
+        """Links signed with SigV4 (what S3 requires of new presigned URLs) by the
+        credentials and region of the environment."""
+        import boto3
+        from botocore.config import Config
+
+        return cls(boto3.client("s3", config=Config(signature_version="s3v4")), bucket)
+
     def url(self, key: str) -> str:
         return self.client.generate_presigned_url(
             "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=self.seconds
