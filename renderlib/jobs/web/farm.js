@@ -5,7 +5,7 @@
 
 const API = "/graphql";
 const KEY_STORE = "renderfarm.apiKey";
-const POLL_MS = 1500;
+const POLL_MS = 1000;
 const STATUSES = ["queued", "claimed", "running", "succeeded", "failed", "canceled"];
 const UNFINISHED = new Set(["queued", "claimed", "running"]);
 const LIST_LIMIT = 50;
@@ -437,6 +437,7 @@ function renderDetail(job, events) {
   $("detail-fields").replaceChildren(...rows.flatMap(([name, value]) => [el("dt", { text: name }), el("dd", {}, value)]));
   state.progress.set(job.id, [...events].reverse().find((e) => e.type === "progress") || state.progress.get(job.id));
   $("detail-progress").replaceChildren(progressCell(job));
+  $("detail-progress").hidden = !UNFINISHED.has(job.status) && job.status !== "succeeded";
 
   const reason = $("detail-reason");
   reason.hidden = !job.failureReason;
