@@ -12,6 +12,7 @@ import json
 import re
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,8 @@ from selenium.webdriver.common.keys import Keys
 from renderlib.browser import _FLAGS
 from renderlib.farm.local import FarmConfig, LocalFarm
 from renderlib.farm.storage import LocalStorage
+from renderlib.jobs.api_keys import ApiKeys
+from renderlib.jobs.server import start_server
 from renderlib.page_server import RefusingProxy
 from renderlib.tools import tool_path
 from tests.farm.test_farm_local import tiny_run
@@ -47,16 +50,16 @@ def store_run(storage: LocalStorage, folder: Path, prefix: str) -> None:
         storage.upload(path, prefix + path.relative_to(folder).as_posix())
 
 
-@pytest.fixture
-def browser(farm):
-    """Headless Chromium that may reach only the farm's origin (others go to a refusing
+@contextmanager
+def chromium(page_url: str):
+    """Headless Chromium that may reach only the page's origin (others go to a refusing
     proxy), with a window the size of the README's screenshot."""
     with RefusingProxy() as proxy:
         options = webdriver.ChromeOptions()
         options.binary_location = tool_path("chromium")
         for flag in _FLAGS:
             options.add_argument(flag)
-        origin = farm.page_url.removeprefix("http://").rstrip("/")
+        origin = page_url.removeprefix("http://").rstrip("/")
         options.add_argument(f"--proxy-server=http://{proxy.origin}")
         options.add_argument(f"--proxy-bypass-list=<-loopback>;{origin}")
         options.add_argument("--window-size=1000,1200")
@@ -65,6 +68,12 @@ def browser(farm):
             yield driver
         finally:
             driver.quit()
+
+
+@pytest.fixture
+def browser(farm):
+    with chromium(farm.page_url) as driver:
+        yield driver
 
 
 @pytest.fixture
@@ -255,3 +264,38 @@ def test_the_page_shows_jobs_progress_posters_videos_failures_and_cancels(farm, 
     assert any(url.startswith(f"{page_origin}/files/renders/demo/long/") for url in urls)
     assert [url for url in urls if not url.startswith(page_origin + "/")] == []
     print(f"screenshots in {page.shots}")
+
+
+def test_the_page_says_when_a_key_is_refused_nothing_matches_or_the_api_is_gone(tmp_path):
+    keys = ApiKeys.create(tmp_path / "api-keys.json", ["demo"])
+    server = start_server(tmp_path / "jobs.db", keys)
+    page_url = server.url.removesuffix("/graphql") + "/"
+    running = True
+    try:
+        with chromium(page_url) as driver:
+            page = FarmPage(driver, tmp_path / "screenshots")
+            driver.get(page_url)
+            field = wait_for(lambda: page.find("#api-key"), "the sign-in form")
+            field.send_keys("not-a-key", Keys.ENTER)
+            wait_for(lambda: "Not signed in" in page.text("#sign-in-error"), "the refusal")
+            assert "x-api-key" in page.text("#sign-in-error")
+            page.shot("refused-key")
+
+            page.find("#api-key").send_keys(keys.farm_key(), Keys.ENTER)
+            wait_for(lambda: "the farm" in page.text("#who"), "the farm signing in")
+            assert not page.find("#submit").is_displayed()  # the farm creates no jobs
+            page.find("#sign-out").send_keys(Keys.ENTER)
+            page.find("#api-key").send_keys(keys.org_key("demo"), Keys.ENTER)
+            wait_for(lambda: "No jobs yet" in page.text("#jobs-body"), "the empty state")
+            page.find("#status-filter").send_keys("failed")
+            wait_for(lambda: page.text("#jobs-body") == "No failed jobs.", "the filtered state")
+
+            server.stop()
+            running = False
+            wait_for(lambda: page.find("#jobs-error").is_displayed(), "the error state")
+            assert "cannot be reached" in page.text("#jobs-error-text")
+            assert page.find("#jobs-retry-load").is_displayed()
+            page.shot("api-gone")
+    finally:
+        if running:
+            server.stop()
