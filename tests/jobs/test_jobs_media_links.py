@@ -228,3 +228,23 @@ def test_the_resolver_presigns_s3_links_to_a_runs_files(resolver_env, aws_env):
     status, _headers, body = get(run["mp4Url"], {"Range": "bytes=0-99"})
     assert status == 206 and body == MP4[:100]
     assert invoke("Query", "getRenderRun", STUDIO, id=run["id"])["mp4Url"].startswith(aws_env)
+
+
+def test_the_access_log_leaves_out_query_strings(tmp_path, api_keys, caplog):
+    import logging
+    import threading
+
+    from renderlib.jobs.server import create_server
+
+    server = create_server(tmp_path / "jobs.db", api_keys, access_log=True, storage=tmp_path)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with caplog.at_level(logging.INFO, logger="werkzeug"):
+            url = f"http://127.0.0.1:{server.server_port}/files/renders/a.mp4"
+            assert get(url + "?expires=1&signature=SECRET")[0] == 403
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert "GET /files/renders/a.mp4 HTTP/1.1" in caplog.text
+    assert "SECRET" not in caplog.text

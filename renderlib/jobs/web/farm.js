@@ -218,7 +218,7 @@ function showJobsError(error) {
   $("jobs-error-text").textContent = `Could not load the jobs: ${error.message}`;
   $("jobs-error").hidden = false;
   $("jobs-table").setAttribute("aria-busy", "false");
-  if (!state.loaded) {
+  if (!state.jobs.length) {
     setStateRow("The jobs could not be loaded.");
   }
 }
@@ -569,7 +569,7 @@ function start() {
   $("status-filter").addEventListener("change", () => {
     $("jobs-table").setAttribute("aria-busy", "true");
     setStateRow("Loading jobs…");
-    state.loaded = state.key !== null;
+    state.jobs = [];
     refreshNow();
   });
   $("jobs-retry-load").addEventListener("click", refreshNow);
