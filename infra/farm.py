@@ -74,6 +74,8 @@ class RenderFarm(pulumi.ComponentResource):
                     names.role_arn(names.task_role),
                     names.role_arn(names.dispatcher_role),
                 ],
+                bucket_name=self.storage.bucket_name,
+                bucket_arn=self.storage.bucket_arn,
             ),
             child,
         )

@@ -75,6 +75,9 @@ class JobsApiArgs:
     worker_password: pulumi.Input[str]
     # The IAM roles the resolver treats as the farm (renderlib.jobs.authorization).
     farm_role_arns: list[pulumi.Input[str]]
+    # The render bucket: the resolver presigns RenderRun.mp4Url/posterUrl under renders/.
+    bucket_name: pulumi.Input[str]
+    bucket_arn: pulumi.Input[str]
     schema_path: Path = SCHEMA_PATH
 
 
@@ -168,6 +171,12 @@ class JobsApi(pulumi.ComponentResource):
                         [pulumi.Output.concat(log_group.arn, ":*")],
                         sid="WriteResolverLogs",
                     ),
+                    # A presigned URL acts with its signer's rights: reading renders only.
+                    allow(
+                        ["s3:GetObject"],
+                        [pulumi.Output.concat(args.bucket_arn, "/renders/*")],
+                        sid="PresignRenderLinks",
+                    ),
                 ]
             ),
             opts=child,
@@ -189,6 +198,7 @@ class JobsApi(pulumi.ComponentResource):
                     **{env: tables[key].name for key, env in TABLE_ENV.items()},
                     "DEFAULT_MAX_RETRIES": str(settings.max_retries),
                     "FARM_ROLE_ARNS": pulumi.Output.all(*args.farm_role_arns).apply(",".join),
+                    "RENDER_BUCKET": args.bucket_name,
                     **(
                         {"API_KEY_ORG_ID": settings.jobs_api.api_key_org}
                         if settings.jobs_api.api_key_org

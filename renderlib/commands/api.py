@@ -36,6 +36,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="ORG",
         help="give this org a key if it has none (repeatable)",
     )
+    serve.add_argument(
+        "--storage",
+        type=Path,
+        default=None,
+        metavar="FOLDER",
+        help="the farm's storage folder, whose renders the page plays (default: storage/ "
+        "beside --db, if it exists)",
+    )
     serve.set_defaults(func=serve_command)
 
     key = actions.add_parser("key", help="print an org's key to the local API (made if missing)")
@@ -53,12 +61,18 @@ def serve_command(args: argparse.Namespace) -> int:
     from renderlib.jobs.server import GRAPHQL_PATH, create_server
 
     keys = ApiKeys.create(args.keys or args.db.parent / KEYS_FILE, args.org)
-    server = create_server(args.db, keys, args.port, args.host, access_log=True)
-    print(
-        f"jobs API at http://{args.host}:{server.server_port}{GRAPHQL_PATH} (database {args.db})",
-        flush=True,
-    )
+    storage = args.storage
+    if storage is None and (args.db.parent / "storage").is_dir():
+        storage = args.db.parent / "storage"
+    if storage is not None and not storage.is_dir():
+        raise ConfigError(f"--storage {storage} is not a folder")
+    server = create_server(args.db, keys, args.port, args.host, access_log=True, storage=storage)
+    origin = f"http://{args.host}:{server.server_port}"
+    print(f"jobs API at {origin}{GRAPHQL_PATH} (database {args.db})", flush=True)
     print(f"API keys in {keys.path}: {describe_keys(keys)}", flush=True)
+    if storage is None:
+        print("no storage folder: the page shows renders without their video", flush=True)
+    print_page_links(f"{origin}/", keys)
     try:
         server.serve_forever()
     finally:
@@ -71,6 +85,15 @@ def key_command(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.keys} does not exist: renderlib farm up or api serve makes it")
     print(ApiKeys(args.keys).add_org(args.org))
     return 0
+
+
+def print_page_links(page_url: str, keys: ApiKeys) -> None:
+    """The farm page, signed in as each org: the key rides in the URL's fragment, which
+    the browser never sends to the server (and the page drops from its address bar)."""
+    for org, key in sorted(keys.orgs().items()):
+        print(f"farm page for org {org}: {page_url}#key={key}", flush=True)
+    if not keys.orgs():
+        print(f"farm page: {page_url} (paste an org key from {keys.path})", flush=True)
 
 
 def describe_keys(keys: ApiKeys) -> str:

@@ -56,7 +56,7 @@ def farm_up(args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from renderlib.commands.api import describe_keys
+    from renderlib.commands.api import describe_keys, print_page_links
     from renderlib.errors import ConfigError
     from renderlib.farm.local import FarmConfig, LocalFarm
     from renderlib.farm.logs import configure_logging
@@ -96,6 +96,7 @@ def farm_up(args: argparse.Namespace) -> int:
         print(f"API keys in {keys}: {describe_keys(farm.keys)}", flush=True)
         for org, key in sorted(farm.keys.orgs().items()):
             print(f"  org {org}: x-api-key {key}", flush=True)
+        print_page_links(farm.page_url, farm.keys)
         print("Ctrl-C stops the farm (running jobs are put back in the queue)", flush=True)
         configure_logging({"agent": "local-farm"})
         threading.Event().wait()

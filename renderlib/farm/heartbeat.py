@@ -1,7 +1,8 @@
 """The running job's heartbeat: a thread that refreshes the job's heartbeatAt at a
 steady interval and reports progress as JobEvents: each new stage ("loading",
 "rendering 0%", "encoding", "uploading") at once, the capture's percentage at the
-next beat ("rendering 40%"), never one event per frame.
+next beat ("rendering 40%", with ``{"frames": {"done": D, "total": T}}`` as the event's
+data), never one event per frame.
 
 When the jobs API says the job is no longer this attempt's (the reaper requeued
 it, someone canceled it), ``lost`` is set and the next progress call raises
@@ -16,6 +17,9 @@ from renderlib.errors import ClaimLostError, JobsApiError
 from renderlib.jobs.client import JobsClient
 
 log = logging.getLogger(__name__)
+
+# A progress report: message, fraction of the job, event data.
+_Update = tuple[str, float, dict | None]
 
 # Share of the whole job each stage ends at; capture fills the span before "encode".
 _STAGE_PROGRESS = {"audio": 0.05, "capture": 0.1, "encode": 0.9, "verify": 0.93}
@@ -33,17 +37,17 @@ class Heartbeat:
         self._wake = threading.Event()
         self._lock = threading.Lock()
         self._stage_name = ""
-        self._current = ("loading", 0.0)
-        self._pending: list[tuple[str, float]] = []
+        self._current: _Update = ("loading", 0.0, None)
+        self._pending: list[_Update] = []
         # The worker announces "loading" itself; the first beat must not report it too.
-        self._reported: tuple[str, float] | None = self._current
+        self._reported: _Update | None = self._current
         self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
 
-    def set_stage(self, message: str, progress: float) -> None:
+    def set_stage(self, message: str, progress: float, data: dict | None = None) -> None:
         """A new stage: reported as an event by the thread straight away."""
         self._check()
         with self._lock:
-            self._current = (message, progress)
+            self._current = (message, progress, data)
             self._pending.append(self._current)
         self._wake.set()
 
@@ -57,9 +61,10 @@ class Heartbeat:
             update = (
                 f"rendering {int(fraction * 100)}%",
                 _STAGE_PROGRESS["capture"] + span * fraction,
+                {"frames": {"done": done, "total": total}},
             )
         elif stage in _STAGE_MESSAGE:
-            update = (_STAGE_MESSAGE[stage], _STAGE_PROGRESS[stage])
+            update = (_STAGE_MESSAGE[stage], _STAGE_PROGRESS[stage], None)
         else:
             return
         with self._lock:
@@ -101,14 +106,15 @@ class Heartbeat:
         if not updates and current != self._reported:
             updates = [current]
         try:
-            for message, progress in updates or [(None, None)]:
+            for message, progress, data in updates or [(None, None, None)]:
                 self.client.heartbeat(
                     self.job_id,
                     None if progress is None else round(progress, 3),
                     message,
                     attempt=self.attempt,
+                    data=data,
                 )
-                self._reported = (message, progress) if message else self._reported
+                self._reported = (message, progress, data) if message else self._reported
         except ClaimLostError:
             log.warning("the job is no longer this attempt's (requeued or canceled): stopping")
             self.lost.set()

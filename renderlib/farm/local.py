@@ -8,10 +8,12 @@
     worker tasks   ``python -m handlers.worker`` processes, one per job attempt
     S3             the folder FOLDER/storage              (cloud: the render bucket)
 
-Everything lives in one folder: jobs.db, api-keys.json (the farm's key and one per
-org: renderlib/jobs/api_keys.py), storage/ (generation runs, renders/...) and logs/ (one
-log per worker process). The API listens on loopback unless told otherwise, and answers
-only requests carrying one of those keys; the dispatcher and workers use the farm's.
+The API's origin also serves the farm page at / (renderlib/jobs/web/) and the stored
+renders it links to. Everything lives in one folder: jobs.db, api-keys.json (the farm's
+key and one per org: renderlib/jobs/api_keys.py), storage/ (generation runs,
+renders/...) and logs/ (one log per worker process). The API listens on loopback unless
+told otherwise, and answers only requests carrying one of those keys; the dispatcher and
+workers use the farm's.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from renderlib.farm.settings import DispatchSettings
 from renderlib.jobs.api_keys import KEYS_FILE, ApiKeys
 from renderlib.jobs.auth import ApiKeyAuth
 from renderlib.jobs.client import JobsClient
-from renderlib.jobs.server import RunningServer, start_server
+from renderlib.jobs.server import GRAPHQL_PATH, RunningServer, start_server
 
 log = logging.getLogger("renderlib.farm.local")
 
@@ -91,6 +93,11 @@ class LocalFarm:
         assert self.server is not None, "the farm is not started"
         return self.server.url
 
+    @property
+    def page_url(self) -> str:
+        """The farm page, beside the API on the same origin."""
+        return self.url.removesuffix(GRAPHQL_PATH) + "/"
+
     def __enter__(self) -> LocalFarm:
         self.start()
         return self
@@ -103,7 +110,11 @@ class LocalFarm:
         self.storage.mkdir(parents=True, exist_ok=True)
         self.keys = ApiKeys.create(self.keys.path, config.orgs)
         self.server = start_server(
-            self.folder / "jobs.db", self.keys, port=config.port, host=config.host
+            self.folder / "jobs.db",
+            self.keys,
+            port=config.port,
+            host=config.host,
+            storage=self.storage,
         )
         farm_key = self.keys.farm_key()
         self.client = JobsClient(

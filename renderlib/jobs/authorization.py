@@ -79,6 +79,7 @@ OPERATIONS: dict[str, dict[Role, Scope]] = {
     "listRenderRunByJobId": {Role.STUDIO: Scope.OWN_ORG, Role.FARM: Scope.ANY_ORG},
     "createGenerationRun": {Role.STUDIO: Scope.OWN_ORG, Role.FARM: Scope.NO},
     "getGenerationRun": {Role.STUDIO: Scope.OWN_ORG, Role.FARM: Scope.ANY_ORG},
+    "whoAmI": {Role.STUDIO: Scope.OWN_ORG, Role.FARM: Scope.ANY_ORG},
 }
 
 # Job fields only the farm writes (studios may not set them, at create or later).

@@ -204,16 +204,20 @@ class JobsClient:
         message: str | None = None,
         *,
         attempt: int | None = None,
+        data: Mapping[str, Any] | None = None,
     ) -> Job:
         """Refresh the running job's heartbeat (and progress, 0..1); with a message or
-        progress also add a progress event. ClaimLostError: the job is no longer this
-        worker's to run (requeued, canceled): stop."""
+        progress also add a progress event (carrying ``data``, such as the frames done).
+        ClaimLostError: the job is no longer this worker's to run (requeued, canceled):
+        stop."""
         values: dict[str, Any] = {"heartbeatAt": utc_now()}
         if progress is not None:
             values["progress"] = progress
         job = self._update(job_id, values, _with_attempt({"status": {"eq": "running"}}, attempt))
         if message is not None or progress is not None:
-            self.add_event(job_id, "progress", message, progress=progress, org_id=job.org_id)
+            self.add_event(
+                job_id, "progress", message, progress=progress, data=data, org_id=job.org_id
+            )
         return job
 
     def requeue(

@@ -7,6 +7,9 @@ key from the farm folder's api-keys.json (renderlib/jobs/api_keys.py); a request
 a known key is refused with HTTP 401, as AppSync refuses one. Errors carry an
 AppSync-style ``errorType`` and come back with HTTP 200, as AppSync answers them.
 
+Beside ``/graphql`` the same origin serves the farm page at ``/`` and, given the farm's
+storage folder, the render files the API links to (renderlib/jobs/file_server.py).
+
 In-process (tests, the local farm)::
 
     keys = ApiKeys.create("farm/api-keys.json", orgs=["demo"])
@@ -33,6 +36,8 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from renderlib.jobs.api_errors import ApiError, UnauthorizedException
 from renderlib.jobs.api_keys import ApiKeys
 from renderlib.jobs.fields import MAX_INPUT_JSON_BYTES
+from renderlib.jobs.file_server import files_app, is_file_path, is_page_path, page_app
+from renderlib.jobs.media_links import LocalLinks
 from renderlib.jobs.service import JobsService
 from renderlib.jobs.sqlite_store import SqliteStore
 from renderlib.jobs.store import Store
@@ -133,21 +138,29 @@ class _JobsGraphQL(GraphQL):
         return [json.dumps(response).encode("utf-8")]
 
 
-def make_app(db: str | Path | Store, keys: ApiKeys):
-    """The WSGI application: POST /graphql, the caller named by its ``x-api-key``.
+def make_app(db: str | Path | Store, keys: ApiKeys, storage: Path | None = None):
+    """The WSGI application: POST /graphql, the caller named by its ``x-api-key``; the
+    page at /; the files of the storage folder ``storage`` that the API links to.
 
     ``db`` is the SQLite file, or any Store (tests serve the DynamoDB store this way).
     """
     store = db if isinstance(db, Store) else SqliteStore(db)
+    links = LocalLinks()
+    serve_file = files_app(storage, links)
     graphql_app = _JobsGraphQL(
-        build_schema(JobsService(store)),
+        build_schema(JobsService(store, links=links if storage is not None else None)),
         context_value=lambda environ, _data: {CALLER: environ[CALLER]},
         error_formatter=format_error,
         logger=_ARIADNE_LOGGER,
     )
 
     def app(environ: dict, start_response):
-        if environ.get("PATH_INFO", "").rstrip("/") != GRAPHQL_PATH:
+        path = environ.get("PATH_INFO") or "/"
+        if is_page_path(path):
+            return page_app(environ, start_response)
+        if is_file_path(path):
+            return serve_file(environ, start_response)
+        if path.rstrip("/") != GRAPHQL_PATH:
             start_response("404 Not Found", [("Content-Type", "text/plain")])
             return [f"the jobs API answers at {GRAPHQL_PATH}\n".encode()]
         try:
@@ -209,31 +222,45 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
+class _AccessLogHandler(WSGIRequestHandler):
+    """The access log without query strings: a file link's signature is a credential."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        path = self.path.split("?", 1)[0]
+        self.log("info", '"%s %s %s" %s %s', self.command, path, self.request_version, code, size)
+
+
 def create_server(
     db: str | Path | Store,
     keys: ApiKeys,
     port: int = 0,
     host: str = "127.0.0.1",
     access_log: bool = False,
+    storage: Path | None = None,
 ) -> BaseWSGIServer:
     """A threaded HTTP server for the jobs API (one thread per request); not yet serving."""
     server = make_server(
         host,
         port,
-        make_app(db, keys),
+        make_app(db, keys, storage),
         threaded=True,
-        request_handler=None if access_log else _QuietHandler,
+        request_handler=_AccessLogHandler if access_log else _QuietHandler,
     )
     server.daemon_threads = True
     return server
 
 
 def start_server(
-    db: str | Path | Store, keys: ApiKeys, port: int = 0, host: str = "127.0.0.1"
+    db: str | Path | Store,
+    keys: ApiKeys,
+    port: int = 0,
+    host: str = "127.0.0.1",
+    storage: Path | None = None,
 ) -> RunningServer:
     """Serve the jobs API over ``db`` (a SQLite file or a Store) to the callers ``keys``
-    names, in a background thread; port 0 picks a free port."""
-    server = create_server(db, keys, port, host)
+    names, in a background thread, with links to the files of the storage folder
+    ``storage`` (if given); port 0 picks a free port."""
+    server = create_server(db, keys, port, host, storage=storage)
     thread = threading.Thread(target=server.serve_forever, name="jobs-api", daemon=True)
     thread.start()
     url = f"http://{host}:{server.server_port}{GRAPHQL_PATH}"

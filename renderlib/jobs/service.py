@@ -37,6 +37,7 @@ from renderlib.jobs.authorization import (
     update_operation,
 )
 from renderlib.jobs.conditions import ConditionInputError
+from renderlib.jobs.media_links import MediaLinks
 from renderlib.jobs.models import GENERATION_RUN, JOB, JOB_EVENT, RENDER_RUN, Entity
 from renderlib.jobs.status import FINISHED_STATUSES, INITIAL_STATUS, JobStatus, parse_status
 from renderlib.jobs.store import BadPageToken, ConditionNotMet, Store
@@ -62,8 +63,10 @@ class JobsService:
         clock: Callable[[], str] = utc_now,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
         default_max_retries: int = DEFAULT_MAX_RETRIES,
+        links: MediaLinks | None = None,
     ) -> None:
         self.store = store
+        self.links = links  # None: RenderRuns carry no mp4Url or posterUrl
         self.default_max_retries = default_max_retries
         self.clock = clock
         self.new_id = new_id
@@ -75,6 +78,7 @@ class JobsService:
             ("Query", "getRenderRun"): self.get_render_run,
             ("Query", "listRenderRunByJobId"): self.list_render_runs,
             ("Query", "getGenerationRun"): self.get_generation_run,
+            ("Query", "whoAmI"): self.who_am_i,
             ("Mutation", "createJob"): self.create_job,
             ("Mutation", "updateJob"): self.update_job,
             ("Mutation", "createJobEvent"): self.create_job_event,
@@ -143,18 +147,23 @@ class JobsService:
     def get_render_run(self, caller: Caller, id: str) -> dict | None:
         run = self.store.get(RENDER_RUN, id)
         authorize(caller, "getRenderRun", _org(run), f"render run {id}")
-        return run
+        return self._with_links(run)
 
     def list_render_runs(
         self, caller: Caller, jobId: str, limit: int | None = None, nextToken: str | None = None
     ) -> dict:
         org = self._job_listing_org(caller, "listRenderRunByJobId", jobId)
-        return self._query(RENDER_RUN, "byJob", jobId, None, None, None, limit, nextToken, org)
+        page = self._query(RENDER_RUN, "byJob", jobId, None, None, None, limit, nextToken, org)
+        return {**page, "items": [self._with_links(run) for run in page["items"]]}
 
     def get_generation_run(self, caller: Caller, id: str) -> dict | None:
         run = self.store.get(GENERATION_RUN, id)
         authorize(caller, "getGenerationRun", _org(run), f"generation run {id}")
         return run
+
+    def who_am_i(self, caller: Caller) -> dict:
+        authorize(caller, "whoAmI")
+        return {"role": caller.role.value, "orgId": caller.org_id, "name": caller.name}
 
     # Mutations
 
@@ -266,6 +275,12 @@ class JobsService:
         return self._create(GENERATION_RUN, values, condition)
 
     # Shared steps
+
+    def _with_links(self, run: dict | None) -> dict | None:
+        """A RenderRun the caller may read, with links to its files (media_links.py)."""
+        if run is None or self.links is None:
+            return run
+        return self.links.run_links(run)
 
     def _create(self, entity: Entity, values: dict, condition: dict | None) -> dict:
         _require(entity, values)

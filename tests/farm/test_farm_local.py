@@ -149,6 +149,8 @@ def test_farm_up_command_prints_how_to_submit_and_stops_on_ctrl_c(tmp_path):
         assert lines[3].startswith(f"API keys in {keys_file}: ") and "(demo;" in lines[3]
         keys = ApiKeys(keys_file)
         assert lines[4].strip() == f"org demo: x-api-key {keys.org_key('demo')}"
+        page = url.removesuffix("/graphql") + "/"
+        assert lines[5].strip() == f"farm page for org demo: {page}#key={keys.org_key('demo')}"
         assert keys.farm_key() not in "".join(lines)  # the farm's own key stays in the file
         assert keys_file.stat().st_mode & 0o777 == 0o600
         assert JobsClient(url, ApiKeyAuth(keys.farm_key())).list_jobs("queued").items == []

@@ -160,6 +160,7 @@ def test_resolver_lambda_environment_and_table_access(created):
         # The resolver's farm: exactly the worker task role and the dispatcher role.
         "FARM_ROLE_ARNS": "arn:aws:iam::123456789012:role/babulus-render-dev-task,"
         "arn:aws:iam::123456789012:role/babulus-render-dev-dispatcher",
+        "RENDER_BUCKET": created.outputs["bucketName"],
     }
     role_names = {r.inputs["name"] for r in created.of_type("aws:iam/role:Role")}
     assert {"babulus-render-dev-task", "babulus-render-dev-dispatcher"} <= role_names
@@ -168,6 +169,12 @@ def test_resolver_lambda_environment_and_table_access(created):
     assert not any("Delete" in a for a in data["Action"])
     assert "dynamodb:Query" in data["Action"]
     assert len(data["Resource"]) == 8  # 4 tables and their indexes
+    # It presigns links to renders, and may read nothing else of the bucket.
+    presign = policy_of(created, "babulus-render-dev-jobs-resolver")[2]
+    assert presign["Action"] == ["s3:GetObject"]
+    assert [r.split(":::")[-1] for r in presign["Resource"]] == [
+        created.outputs["bucketName"] + "/renders/*"
+    ]
 
 
 def test_the_api_key_acts_for_an_org_only_where_the_stack_binds_it():

@@ -162,3 +162,25 @@ def test_jobs_list_and_show(api, api_keys, client, studio, capsys):
     assert "no job with id 'no-such-job'" in capsys.readouterr().err
     assert main(["jobs", *cli, "--org", "org-2", "show", running.id]) == 1
     assert "UnauthorizedException" in capsys.readouterr().err
+
+
+def test_api_serve_links_to_the_page_and_serves_the_storage_beside_its_database(tmp_path):
+    from tests.jobs.test_jobs_media_links import MP4, finished_job, get, run_links
+
+    db_path = tmp_path / "farm" / "jobs.db"
+    (tmp_path / "farm" / "storage").mkdir(parents=True)
+    process, url = serve(db_path, "--org", "org-a")
+    try:
+        keys = ApiKeys(tmp_path / "farm" / "api-keys.json")
+        page = url.removesuffix("/graphql") + "/"
+        assert process.stdout.readline().strip() == (
+            f"farm page for org org-a: {page}#key={keys.org_key('org-a')}"
+        )
+        farm = JobsClient(url, ApiKeyAuth(keys.farm_key()))
+        studio = JobsClient(url, ApiKeyAuth(keys.org_key("org-a")))
+        job_id = finished_job(farm, studio, "org-a", tmp_path / "farm" / "storage")
+        assert get(page + run_links(studio, job_id)["mp4Url"].lstrip("/"))[2] == MP4
+        assert get(page)[0] == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

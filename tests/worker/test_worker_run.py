@@ -82,6 +82,13 @@ def test_happy_path_s3_in_s3_out(client, studio, s3_storage, bucket, tmp_path):
     assert messages[0] == "loading" and messages.count("loading") == 1
     assert any(re.fullmatch(r"rendering \d+%", m) for m in messages)
     assert messages.index("encoding") < messages.index("uploading")
+    # Capture progress says how many frames of how many (the farm page shows it).
+    frames = [
+        json.loads(e.data)["frames"]
+        for e in client.list_events(job.id)
+        if (e.message or "").startswith("rendering")
+    ]
+    assert frames and all(f["total"] == 20 and 0 <= f["done"] <= 20 for f in frames)
     statuses = [e.message for e in client.list_events(job.id) if e.type == "status"]
     assert statuses[-1] == "succeeded"
     # The worker's temporary folder is gone.
