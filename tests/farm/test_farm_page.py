@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -21,7 +22,6 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from renderlib.browser import _FLAGS
 from renderlib.farm.local import FarmConfig, LocalFarm
 from renderlib.farm.storage import LocalStorage
 from renderlib.jobs.api_keys import ApiKeys
@@ -31,6 +31,19 @@ from renderlib.tools import tool_path
 from tests.farm.test_farm_local import tiny_run
 
 HANG_GUARD = 600  # seconds: only a hang is this slow
+# A person's browser: Chromium as it ships (renderlib's own is a headless shell under
+# begin-frame control), with the flags it needs on a closed network.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
 
 
 def wait_for(check: Callable[[], object], what: str, timeout: float = HANG_GUARD):
@@ -54,11 +67,12 @@ def store_run(storage: LocalStorage, folder: Path, prefix: str) -> None:
 def chromium(page_url: str):
     """Headless Chromium that may reach only the page's origin (others go to a refusing
     proxy), with a window the size of the README's screenshot."""
-    with RefusingProxy() as proxy:
+    with RefusingProxy() as proxy, tempfile.TemporaryDirectory() as profile:
         options = webdriver.ChromeOptions()
-        options.binary_location = tool_path("chromium")
-        for flag in _FLAGS:
+        options.binary_location = CHROMIUM
+        for flag in CHROMIUM_FLAGS:
             options.add_argument(flag)
+        options.add_argument(f"--user-data-dir={profile}")
         origin = page_url.removeprefix("http://").rstrip("/")
         options.add_argument(f"--proxy-server=http://{proxy.origin}")
         options.add_argument(f"--proxy-bypass-list=<-loopback>;{origin}")
