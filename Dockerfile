@@ -9,14 +9,16 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 # System packages: the project's one list (also read by scripts/setup.sh and CI),
-# after the stand-in that keeps Mesa's GPU drivers (with LLVM) and GTK out of
-# the headless image (docker/headless/DEBIAN/control says why that is safe).
+# after the stand-in that keeps the desktop browser, Mesa's GPU drivers (with LLVM)
+# and GTK out of the headless image (docker/headless/DEBIAN/control.in says why
+# that is safe).
 COPY system-packages.txt /tmp/build/system-packages.txt
 COPY docker/headless /tmp/build/headless
+COPY docker/build-headless-stand-in.sh /tmp/build/build-headless-stand-in.sh
 RUN set -eux; \
     export DEBIAN_FRONTEND=noninteractive; \
-    dpkg-deb --root-owner-group --build /tmp/build/headless /tmp/build/headless.deb; \
     apt-get update; \
+    sh /tmp/build/build-headless-stand-in.sh /tmp/build/headless /tmp/build/headless.deb; \
     apt-get install -y --no-install-recommends /tmp/build/headless.deb; \
     grep -v '^\s*#' /tmp/build/system-packages.txt | grep -v '^\s*$' \
         | xargs apt-get install -y --no-install-recommends; \

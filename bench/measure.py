@@ -27,7 +27,7 @@ class Measured:
     peak_rss: int
 
 
-def _process_table() -> dict[int, tuple[int, float, int]]:
+def process_table() -> dict[int, tuple[int, float, int]]:
     """pid -> (parent pid, CPU seconds, RSS bytes) of every process."""
     table = {}
     for entry in Path("/proc").iterdir():
@@ -57,7 +57,7 @@ def tree_of(root: int, table: dict[int, tuple[int, float, int]]) -> list[int]:
 
 def tree_rss_bytes(root: int) -> int:
     """RSS of ``root`` and all its descendants."""
-    table = _process_table()
+    table = process_table()
     return sum(table[pid][2] for pid in tree_of(root, table))
 
 
@@ -68,7 +68,7 @@ def run_measured(command: list[str], *, env: dict[str, str] | None = None) -> Me
     started = time.monotonic()
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
     while process.poll() is None:
-        table = _process_table()
+        table = process_table()
         tree = tree_of(process.pid, table)
         for pid in tree:
             cpu_seen[pid] = table[pid][1]

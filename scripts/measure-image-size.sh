@@ -93,10 +93,10 @@ in_root apt-get update -q >/dev/null
 echo "== system packages, as the Dockerfile installs them"
 mkdir -p "$root/tmp/build"
 cp system-packages.txt "$root/tmp/build/"
-cp -r docker/headless "$root/tmp/build/"
+cp -r docker/headless docker/build-headless-stand-in.sh "$root/tmp/build/"
 in_root sh -euc '
   export DEBIAN_FRONTEND=noninteractive
-  dpkg-deb --root-owner-group --build /tmp/build/headless /tmp/build/headless.deb >/dev/null
+  sh /tmp/build/build-headless-stand-in.sh /tmp/build/headless /tmp/build/headless.deb
   apt-get install -y -q --no-install-recommends /tmp/build/headless.deb >/dev/null
   grep -v "^\s*#" /tmp/build/system-packages.txt | grep -v "^\s*$" \
     | xargs apt-get install -y -q --no-install-recommends >/dev/null
@@ -150,8 +150,8 @@ cat >"$root/tmp/check/page.html" <<'EOF'
 EOF
 chown -R 10001:10001 "$root/tmp/check"
 
-echo "-- Chromium starts headless and renders a page"
-as_worker /usr/bin/chromium --headless=new --no-sandbox --disable-gpu \
+echo "-- Chromium's headless shell starts and renders a page"
+as_worker /usr/bin/chromium-headless-shell --no-sandbox --disable-gpu \
   --disable-dev-shm-usage --disable-background-networking --disable-component-update \
   --disable-sync --no-first-run --user-data-dir=/tmp/check/profile --window-size=320,240 \
   --screenshot=/tmp/check/page.png file:///tmp/check/page.html 2>/dev/null

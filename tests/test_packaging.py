@@ -61,16 +61,45 @@ def test_dockerfile_installs_the_one_system_package_list() -> None:
     assert install.index("headless.deb") < install.index("system-packages.txt")
 
 
-def test_headless_stand_in_replaces_only_gpu_drivers_and_gtk() -> None:
-    control = (ROOT / "docker/headless/DEBIAN/control").read_text()
+def test_headless_stand_in_replaces_only_the_desktop_browser_gpu_drivers_and_gtk() -> None:
+    control = (ROOT / "docker/headless/DEBIAN/control.in").read_text()
     fields = dict(re.findall(r"^([A-Za-z-]+): (.*)$", control, re.MULTILINE))
-    assert fields["Provides"] == "libgl1-mesa-dri, libgtk-3-0"
+    assert fields["Provides"] == "libgl1-mesa-dri, libgtk-3-0, chromium (= @CHROMIUM_VERSION@)"
     assert fields["Architecture"] == "all"
     assert "Depends" not in fields and "Pre-Depends" not in fields
     assert sorted((ROOT / "docker/headless").rglob("*")) == [
         ROOT / "docker/headless/DEBIAN",
-        ROOT / "docker/headless/DEBIAN/control",
+        ROOT / "docker/headless/DEBIAN/control.in",
     ]
+    # Listed, the desktop browser would be installed for itself, stand-in or not.
+    assert "chromium" not in system_packages()
+    assert {"chromium-driver", "chromium-headless-shell"} <= set(system_packages())
+
+
+def test_stand_in_provides_the_chromium_release_chromedriver_needs(tmp_path: Path) -> None:
+    """The build script reads the version from apt, as the Dockerfile runs it."""
+    deb = tmp_path / "headless.deb"
+    subprocess.run(
+        ["sh", str(ROOT / "docker/build-headless-stand-in.sh"), str(ROOT / "docker/headless"), deb],
+        check=True,
+    )
+    provides = subprocess.run(
+        ["dpkg-deb", "--field", deb, "Provides"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    driver = subprocess.run(
+        ["apt-cache", "show", "--no-all-versions", "chromium-driver"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    depends = re.search(r"^Depends: (.*)$", driver, re.MULTILINE).group(1)
+    needed = re.search(r"(?:^|, )chromium \(= ([^)]+)\)", depends).group(1)
+    assert provides == f"libgl1-mesa-dri, libgtk-3-0, chromium (= {needed})"
+
+
+def system_packages() -> list[str]:
+    lines = (ROOT / "system-packages.txt").read_text().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
 
 
 def test_dockerfile_installs_the_project_with_the_farm_extra_only_and_no_pip_cache() -> None:
@@ -88,7 +117,7 @@ def test_size_measurement_replays_the_dockerfile_steps() -> None:
     assert "FROM debian:bookworm-slim" in dockerfile
     assert "debootstrap --variant=minbase" in script
     for step in (
-        "dpkg-deb --root-owner-group --build /tmp/build/headless /tmp/build/headless.deb",
+        "sh /tmp/build/build-headless-stand-in.sh /tmp/build/headless /tmp/build/headless.deb",
         "apt-get install -y --no-install-recommends /tmp/build/headless.deb",
         "xargs apt-get install -y",
         "python3 -m venv /opt/venv",
