@@ -31,6 +31,7 @@ IMPURE_SPREAD_SECONDS = 60.0
 class RangeTiming:
     start: int
     frames: int
+    captures: int  # frames captured; the others were reused (the page said unchanged)
     to_first_frame: float  # browser start, page load, stepping, first capture
     wall_per_frame: float  # steady state, first to last frame
     cpu_per_frame: float | None  # steady state, whole process tree (None without /proc)
@@ -136,9 +137,12 @@ def measure_sample(
     if composition.frame_count < 2:
         raise CompositionError("an estimate needs a video of at least 2 frames")
     timings = []
+    # The mix covers the whole video whatever the range: measured once, in the first.
+    silent = dataclasses.replace(composition, audio=())
     with TreeCpu() as cpu:
         for start, end in sample_ranges(composition, ranges, seconds):
-            timings.append(_render_range(composition, work_dir, start, end, cpu))
+            source = silent if timings else composition
+            timings.append(_render_range(source, work_dir, start, end, cpu))
     base = timings[0]
     stepped = [t for t in timings if t.start > 0]
     step = 0.0
@@ -154,15 +158,13 @@ def measure_sample(
         else wall
     )
     target = frames or composition.frame_count
-    audio = [t.audio_seconds for t in timings if t.audio_seconds is not None]
     sample = Sample(
         frames=target,
         pure=composition.pure,
         cpu_seconds_per_frame=cpu_per_frame,
         browser_start_seconds=base.to_first_frame,
         step_seconds_per_frame=step,
-        # The mix covers the whole composition whatever the range: scale it to the target.
-        audio_mix_seconds=min(audio) * target / composition.frame_count if audio else 0.0,
+        audio_mix_seconds=(base.audio_seconds or 0.0) * target / composition.frame_count,
         join_fixed_seconds=min(t.join_seconds for t in timings),
         bytes_per_frame=sum(t.size_bytes for t in timings) / sum(t.frames for t in timings),
     )
@@ -198,6 +200,7 @@ def _render_range(
     return RangeTiming(
         start=start,
         frames=frames,
+        captures=result.captures,
         to_first_frame=first[0] - marks[("capture", 0)][0],
         wall_per_frame=(last[0] - first[0]) / steady,
         cpu_per_frame=(last[1] - first[1]) / steady if cpu.available else None,

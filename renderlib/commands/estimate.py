@@ -151,6 +151,9 @@ def describe(source: Path, composition, report, model) -> list[str]:
         f"sample: {len(report.ranges)} x {first.frames} frames of {source} "
         f"({composition.width}x{composition.height} @ {composition.fps:g} fps, {page}), "
         f"one browser each, on this {os.cpu_count()}-CPU machine",
+        f"  {sum(t.captures for t in report.ranges)} of "
+        f"{sum(t.frames for t in report.ranges)} sampled frames captured, the rest reused "
+        "(unchanged); the video is assumed to be like its sample",
         f"  one browser here: {report.browser_frames_per_second:.2f} frames/s wall, "
         f"{sample.cpu_seconds_per_frame:.3f} CPU-s a frame ({cpu})",
         f"  browser start {sample.browser_start_seconds:.1f} s; stepping {step}; "
