@@ -8,6 +8,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from renderlib.commands.render import add_quality_argument
+
 # Prod's task (Pulumi.prod.yaml: taskCpu, taskMemory, taskEphemeralStorageGiB).
 PROD_TASK = (4096, 16384, 50)
 
@@ -84,13 +86,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=50.0,
         help="S3 upload/download rate of a task (default: 50)",
     )
-    parser.add_argument(
-        "--quality",
-        choices=["draft", "standard", "high"],
-        default=None,
-        help="encoding quality preset (default: the composition's)",
-    )
-    parser.set_defaults(func=run)  # fmt: skip
+    add_quality_argument(parser)
+    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
