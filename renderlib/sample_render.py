@@ -174,16 +174,18 @@ def measure_sample(
 def _render_range(
     composition: Composition, work_dir: Path, start: int, end: int, cpu: TreeCpu
 ) -> RangeTiming:
-    marks: dict[tuple[str, int], tuple[float, float | None]] = {}
-    frames = end - start
-    watched = {("capture", 1), ("capture", frames)}
+    marks: dict[tuple[str, object], tuple[float, float | None, int]] = {}
 
     def progress(stage: str, done: int, total: int) -> None:
-        key = (stage, done)
-        if key in marks:
-            return
-        if stage != "capture" or done == 0 or key in watched:
-            marks[key] = (time.monotonic(), cpu.seconds() if key in watched else None)
+        # The first frame done, the last, and the first report of every other stage.
+        if stage == "capture" and done > 0:
+            if ("capture", "first") not in marks or done == total:
+                mark = (time.monotonic(), cpu.seconds(), done)
+                marks.setdefault(("capture", "first"), mark)
+                if done == total:
+                    marks[("capture", "last")] = mark
+        elif (stage, done) not in marks:
+            marks[(stage, done)] = (time.monotonic(), None, done)
 
     began = time.monotonic()
     # One browser per range: each range measures one browser's start-up, stepping and
@@ -192,19 +194,21 @@ def _render_range(
         composition, work_dir / f"sample-{start}.mp4", workers=1, frame_range=(start, end),
         progress=progress,
     )  # fmt: skip
-    first, last = marks[("capture", 1)], marks[("capture", frames)]
-    steady = max(1, frames - 1)
+    ended = time.monotonic()
+    first, last = marks[("capture", "first")], marks[("capture", "last")]
+    steady = max(1, last[2] - first[2])
     audio = None
     if ("audio", 1) in marks:
-        audio = marks[("audio", 1)][0] - marks.get(("audio", 0), (began, None))[0]
+        audio = marks[("audio", 1)][0] - marks.get(("audio", 0), (began,))[0]
+    joined = marks.get(("verify", 1), (ended,))[0] - marks.get(("encode", 0), last)[0]
     return RangeTiming(
         start=start,
-        frames=frames,
+        frames=end - start,
         captures=result.captures,
-        to_first_frame=first[0] - marks[("capture", 0)][0],
+        to_first_frame=first[0] - marks.get(("capture", 0), (began,))[0],
         wall_per_frame=(last[0] - first[0]) / steady,
         cpu_per_frame=(last[1] - first[1]) / steady if cpu.available else None,
         audio_seconds=audio,
-        join_seconds=marks[("verify", 1)][0] - marks[("encode", 0)][0],
+        join_seconds=joined,
         size_bytes=result.size_bytes,
     )
