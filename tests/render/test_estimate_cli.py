@@ -3,12 +3,15 @@ its sample, and prints a table of sane figures (no timing is asserted)."""
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import subprocess
+import sys
 
 from renderlib.cli import main
 from renderlib.composition import Composition
-from renderlib.sample_render import measure_sample, sample_ranges
+from renderlib.sample_render import TreeCpu, measure_sample, sample_ranges
 from tests.render.conftest import write_composition
 
 # State that builds up frame by frame: not pure.
@@ -63,3 +66,32 @@ def test_sample_ranges_spread_over_the_video_and_measure_each(page_dir):
     assert report.cpu_measured and sample.cpu_seconds_per_frame > 0
     assert sample.browser_start_seconds > 0 and sample.bytes_per_frame > 0
     assert sample.audio_mix_seconds == 0  # no audio
+
+
+def test_tree_cpu_counts_a_grandchild_that_is_not_ours_to_reap():
+    burn = (
+        "import os, time\n"
+        "while time.process_time() < 0.6: pass\n"
+        "print(os.getpid(), flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    with TreeCpu() as cpu:
+        before = cpu.seconds()
+        # A shell between us and the burner, as chromedriver is between us and Chromium.
+        # (It burns 0.6 CPU-s; /proc counts whole clock ticks.)
+        child = subprocess.Popen(
+            ["sh", "-c", '"$1" -c "$0" & wait', burn, sys.executable],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        grandchild = None
+        try:
+            grandchild = int(child.stdout.readline())
+            assert grandchild != child.pid
+            assert cpu.seconds() - before >= 0.5
+        finally:
+            if grandchild:
+                os.kill(grandchild, signal.SIGKILL)
+            else:
+                child.kill()
+            child.wait(timeout=60)
