@@ -3,7 +3,9 @@
 Environment: JOB_ID, JOB_ATTEMPT (the job's retryCount at launch), JOBS_API_URL and
 JOBS_API_AUTH (see JobsClient.from_env), RENDER_BUCKET or RENDERLIB_STORAGE,
 JOB_TIME_LIMIT_SECONDS (default 3600), HEARTBEAT_INTERVAL_SECONDS (default 20),
-RENDER_WORKERS (browsers; default from the CPU count), LOG_LEVEL, ECS_CLUSTER.
+RENDER_WORKERS (browsers; default from the CPU count), LOG_LEVEL, ECS_CLUSTER; for the
+RenderRun's cost TASK_CPU, TASK_MEMORY, TASK_EPHEMERAL_STORAGE_GIB and FARGATE_*_USD
+(renderlib/cost.py; default: this machine's size at us-east-1 prices).
 Exit code 0 when the job's outcome was recorded (succeeded, failed, requeued, or it
 was not this attempt's), 1 when it could not be, 2 on a configuration error.
 """
@@ -14,6 +16,7 @@ import logging
 import os
 import sys
 
+from renderlib.cost import FargatePrices, TaskSize
 from renderlib.errors import RenderlibError
 from renderlib.farm.logs import configure_logging
 from renderlib.farm.storage import storage_from_env
@@ -41,6 +44,7 @@ def main(env: dict[str, str] | None = None) -> int:
         workers = _number(env, "RENDER_WORKERS", int, None)
         client = JobsClient.from_env(env)
         storage = storage_from_env(env)
+        task_size, prices = TaskSize.from_env(env), FargatePrices.from_env(env)
     except RenderlibError as exc:
         log.error("worker not started: %s", exc)
         return 2
@@ -52,6 +56,8 @@ def main(env: dict[str, str] | None = None) -> int:
         time_limit=time_limit,
         heartbeat_interval=interval,
         workers=workers,
+        task_size=task_size,
+        prices=prices,
     )
     log.info("worker done: %s", outcome.status, extra={"fields": {"reason": outcome.reason}})
     return outcome.exit_code

@@ -1,7 +1,8 @@
 """Cluster: the ECS cluster, the worker's log group and its Fargate task definition.
 
 The worker's container environment is the contract with ``handlers/worker.py``:
-JOBS_API_URL, JOBS_API_AUTH, RENDER_BUCKET, JOB_TIME_LIMIT_SECONDS, LOG_LEVEL, and
+JOBS_API_URL, JOBS_API_AUTH, RENDER_BUCKET, JOB_TIME_LIMIT_SECONDS, LOG_LEVEL, the task's
+size and Fargate prices for the RenderRun's cost (TASK_*, FARGATE_*_USD), and
 the secret WORKER_CREDENTIALS (JSON username/password, from Secrets Manager,
 never a plain variable). The dispatcher adds JOB_ID and JOB_ATTEMPT per task.
 """
@@ -47,6 +48,13 @@ def container_definitions(
         "RENDER_BUCKET": bucket,
         "JOB_TIME_LIMIT_SECONDS": str(settings.job_time_limit_seconds),
         "LOG_LEVEL": settings.log_level,
+        # The worker prices its run with these (renderlib/cost.py).
+        "TASK_CPU": str(settings.task_cpu),
+        "TASK_MEMORY": str(settings.task_memory),
+        "TASK_EPHEMERAL_STORAGE_GIB": str(settings.task_ephemeral_storage_gib),
+        "FARGATE_VCPU_HOUR_USD": repr(settings.fargate_vcpu_hour_usd),
+        "FARGATE_GB_HOUR_USD": repr(settings.fargate_gb_hour_usd),
+        "FARGATE_STORAGE_GB_HOUR_USD": repr(settings.fargate_storage_gb_hour_usd),
     }
     secrets = [{"name": "WORKER_CREDENTIALS", "valueFrom": secret_arn}]
     if api_key_secret_arn is not None:

@@ -16,6 +16,7 @@ from datetime import datetime
 
 import pulumi
 
+from renderlib.cost import ARM64_PRICES, STORAGE_GB_HOUR, X86_64_PRICES
 from renderlib.jobs.fields import TOKEN_RULE, is_token
 
 PROJECT = "babulus-render"
@@ -118,6 +119,10 @@ class Settings:
     queue_age_alarm_seconds: int
     no_completions_window_minutes: int
     jobs_api: JobsApiSettings
+    # USD the RenderRun's estimated cost uses (default: us-east-1 on-demand, renderlib/cost.py).
+    fargate_vcpu_hour_usd: float = X86_64_PRICES["vcpu_hour"]
+    fargate_gb_hour_usd: float = X86_64_PRICES["gb_hour"]
+    fargate_storage_gb_hour_usd: float = STORAGE_GB_HOUR
 
     @property
     def task_family(self) -> str:
@@ -139,6 +144,19 @@ def _int(raw: Mapping[str, str], key: str, default: int, low: int, high: int | N
         raise _fail(key, text, allowed) from None
     if value < low or (high is not None and value > high):
         raise _fail(key, value, allowed)
+    return value
+
+
+def _price(raw: Mapping[str, str], key: str, default: float) -> float:
+    text = raw.get(key)
+    if text is None:
+        return default
+    try:
+        value = float(str(text).strip())
+    except ValueError:
+        raise _fail(key, text, "a price in USD, a number >= 0") from None
+    if not value >= 0:
+        raise _fail(key, value, "a price in USD, a number >= 0")
     return value
 
 
@@ -296,6 +314,8 @@ def settings_from_mapping(stack: str, region: str | None, raw: Mapping[str, str]
     if not re.match(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", image_tag):
         raise _fail("imageTag", image_tag, "a Docker tag (letters, digits, '_', '.', '-')")
 
+    architecture = _choice(raw, "taskArchitecture", "X86_64", ARCHITECTURES)
+    prices = ARM64_PRICES if architecture == "ARM64" else X86_64_PRICES
     return Settings(
         stack=stack,
         region=region,
@@ -309,7 +329,7 @@ def settings_from_mapping(stack: str, region: str | None, raw: Mapping[str, str]
         task_cpu=cpu,
         task_memory=memory,
         task_ephemeral_storage_gib=_int(raw, "taskEphemeralStorageGiB", 21, 21, 200),
-        task_architecture=_choice(raw, "taskArchitecture", "X86_64", ARCHITECTURES),
+        task_architecture=architecture,
         task_stop_timeout_seconds=_int(raw, "taskStopTimeoutSeconds", 120, 2, 120),
         job_time_limit_seconds=_int(raw, "jobTimeLimitSeconds", 3600, 60),
         heartbeat_lease_seconds=_int(raw, "heartbeatLeaseSeconds", 180, 30),
@@ -322,6 +342,9 @@ def settings_from_mapping(stack: str, region: str | None, raw: Mapping[str, str]
         queue_age_alarm_seconds=_int(raw, "queueAgeAlarmSeconds", 900, 60),
         no_completions_window_minutes=_int(raw, "noCompletionsWindowMinutes", 60, 5, 1440),
         jobs_api=_jobs_api(raw),
+        fargate_vcpu_hour_usd=_price(raw, "fargateVcpuHourUsd", prices["vcpu_hour"]),
+        fargate_gb_hour_usd=_price(raw, "fargateGbHourUsd", prices["gb_hour"]),
+        fargate_storage_gb_hour_usd=_price(raw, "fargateStorageGbHourUsd", STORAGE_GB_HOUR),
     )
 
 
@@ -356,6 +379,9 @@ KEYS = (
     "jobsApiArn",
     "jobsApiKeyExpires",
     "jobsApiKeyOrg",
+    "fargateVcpuHourUsd",
+    "fargateGbHourUsd",
+    "fargateStorageGbHourUsd",
 )
 
 

@@ -1,5 +1,5 @@
 """Subcommands of the ``renderlib`` CLI, in the order ``--help`` lists them."""
 
-from renderlib.commands import api, farm, jobs, render, submit
+from renderlib.commands import api, estimate, farm, jobs, render, submit
 
-COMMANDS = [render, submit, jobs, farm, api]
+COMMANDS = [render, estimate, submit, jobs, farm, api]

@@ -75,6 +75,9 @@ def show_job(args: argparse.Namespace) -> int:
             print(f"{name + ':':12} {value}")
     for run in client.list_render_runs(job.id):
         print(f"{'render run:':12} {run.id} {run.status} {run.mp4_artifact_key or ''}")
+        if run.task_seconds is not None:
+            cost = "" if run.estimated_cost_usd is None else f", ~${run.estimated_cost_usd:.4f}"
+            print(f"{'cost:':12} {run.task_seconds:.1f} task-seconds{cost} (Fargate, estimated)")
     print("events:")
     for event in client.list_events(job.id):
         progress = "" if event.progress is None else f" {event.progress:.0%}"

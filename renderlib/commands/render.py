@@ -22,14 +22,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="START:END",
         help="render only frames START (inclusive) to END (exclusive)",
     )
+    add_quality_argument(parser)
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)
+
+
+def add_quality_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--quality",
         choices=["draft", "standard", "high"],
         default=None,
         help="encoding quality preset (default: the composition's)",
     )
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

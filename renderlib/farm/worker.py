@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
+from renderlib.cost import FargatePrices, RunCost, TaskSize, run_cost
 from renderlib.errors import (
     BadInputError,
     ClaimLostError,
@@ -35,6 +36,7 @@ from renderlib.farm.storage import (
     Storage,
     download_generation_run,
 )
+from renderlib.farm.task_clock import process_seconds
 from renderlib.jobs.client import JobsClient
 from renderlib.jobs.fields import check_token
 from renderlib.jobs.records import Job, RenderRun
@@ -87,12 +89,18 @@ def run_worker(
     heartbeat_interval: float = 20.0,
     work_dir: Path | str | None = None,
     workers: int | None = None,
+    task_size: TaskSize | None = None,
+    prices: FargatePrices | None = None,
 ) -> Outcome:
     """Run attempt ``attempt`` (the job's retryCount when it was claimed) of job ``job_id``.
 
     Must be called in the main thread: SIGTERM and the time limit stop the render by
-    raising there. ``workers`` (browsers) defaults to what the CPU count allows.
+    raising there. ``workers`` (browsers) defaults to what the CPU count allows. The
+    RenderRun's cost is priced for ``task_size`` at ``prices`` (default: from the
+    environment, see renderlib/cost.py).
     """
+    task_size = task_size or TaskSize.from_env()
+    prices = prices or FargatePrices.from_env()
     try:
         job = client.mark_running(job_id, attempt=attempt)
     except (ClaimLostError, JobNotFoundError) as exc:
@@ -116,7 +124,8 @@ def run_worker(
             interrupts.disarm()
             reason = _without_local_paths(_describe(exc), tmp, storage)
             return _report_failure(client, job, attempt, exc, reason)
-        return _report_success(client, job, attempt, rendered)
+        cost = run_cost(task_size, prices, [process_seconds()])
+        return _report_success(client, job, attempt, rendered, cost)
 
 
 def _render_job(
@@ -176,7 +185,9 @@ def _parse_input(job: Job) -> tuple[str, str | None]:
     return run_id, video_id
 
 
-def _report_success(client: JobsClient, job: Job, attempt: int, rendered: _Rendered) -> Outcome:
+def _report_success(
+    client: JobsClient, job: Job, attempt: int, rendered: _Rendered, cost: RunCost
+) -> Outcome:
     result = rendered.result
     try:
         run = client.create_render_run(
@@ -192,6 +203,8 @@ def _report_success(client: JobsClient, job: Job, attempt: int, rendered: _Rende
             height=result.height,
             fps=result.fps,
             render_seconds=round(result.seconds, 3),
+            task_seconds=round(cost.task_seconds, 3),
+            estimated_cost_usd=round(cost.cost_usd, 6),
         )
         client.succeed(job.id, attempt=attempt)
     except ClaimLostError as exc:

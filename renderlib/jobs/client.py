@@ -346,6 +346,8 @@ class JobsClient:
         height: int | None = None,
         fps: float | None = None,
         render_seconds: float | None = None,
+        task_seconds: float | None = None,
+        estimated_cost_usd: float | None = None,
     ) -> RenderRun:
         """The job's RenderRun; if one exists already (an earlier attempt made it),
         that one is returned and nothing new is stored."""
@@ -365,6 +367,8 @@ class JobsClient:
             "height": height,
             "fps": fps,
             "renderSeconds": render_seconds,
+            "taskSeconds": task_seconds,
+            "estimatedCostUsd": estimated_cost_usd,
         }
         answer = self._call(ops.CREATE_RENDER_RUN, {"input": _present(values)})
         if answer.errors and _error_type(answer.errors) == CONDITION_ERROR_TYPE:

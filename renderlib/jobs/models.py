@@ -76,6 +76,8 @@ RENDER_RUN = Entity(
             "height",
             "fps",
             "renderSeconds",
+            "taskSeconds",
+            "estimatedCostUsd",
         }
     ),
     indexes={"byJob": Index("byJob", "jobId")},

@@ -83,6 +83,8 @@ class RenderRun:
     height: int | None = None
     fps: float | None = None
     render_seconds: float | None = None
+    task_seconds: float | None = None
+    estimated_cost_usd: float | None = None
 
 
 @dataclass(frozen=True)

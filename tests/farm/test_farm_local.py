@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from renderlib.cost import FargatePrices, TaskSize, run_cost
 from renderlib.errors import NotAuthorizedError
 from renderlib.farm.local import FarmConfig, LocalFarm
 from renderlib.jobs.api_keys import ApiKeys
@@ -95,6 +96,12 @@ def test_five_jobs_two_at_a_time_all_succeed(tmp_path):
             mp4 = farm.storage / render_run.mp4_artifact_key
             assert render_run.mp4_artifact_key.startswith("renders/demo/")
             assert mp4.is_file() and (render_run.width, render_run.height) == (160, 90)
+            # The worker process measured itself and priced itself as a task this farm's
+            # environment describes (by default, this machine at us-east-1 prices).
+            assert render_run.task_seconds > render_run.render_seconds
+            size, prices = TaskSize.from_env(), FargatePrices.from_env()
+            cost = run_cost(size, prices, [render_run.task_seconds]).cost_usd
+            assert render_run.estimated_cost_usd == pytest.approx(cost, rel=1e-3)
             probe = subprocess.run(
                 ["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0",
                  "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", str(mp4)],

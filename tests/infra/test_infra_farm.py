@@ -241,6 +241,13 @@ def test_worker_environment_contract(run):
         "RENDER_BUCKET": run.outputs["bucketName"],
         "JOB_TIME_LIMIT_SECONDS": run.config["babulus-render:jobTimeLimitSeconds"],
         "LOG_LEVEL": run.config["babulus-render:logLevel"],
+        "TASK_CPU": run.config["babulus-render:taskCpu"],
+        "TASK_MEMORY": run.config["babulus-render:taskMemory"],
+        "TASK_EPHEMERAL_STORAGE_GIB": run.config["babulus-render:taskEphemeralStorageGiB"],
+        # Unset in the committed stacks: us-east-1 on-demand Linux/x86.
+        "FARGATE_VCPU_HOUR_USD": "0.04048",
+        "FARGATE_GB_HOUR_USD": "0.004445",
+        "FARGATE_STORAGE_GB_HOUR_USD": "0.000111",
     }
 
 

@@ -92,6 +92,8 @@ def test_defaults_apply_when_keys_are_absent():
         ),
         ({"jobsApiKeyExpires": "next year"}, "jobsApiKeyExpires", "an RFC 3339 time"),
         ({"jobsApiKeyOrg": "org/evil"}, "jobsApiKeyOrg", "an org id: 1 to 64 characters"),
+        ({"fargateVcpuHourUsd": "cheap"}, "fargateVcpuHourUsd", "a price in USD"),
+        ({"fargateGbHourUsd": "-0.1"}, "fargateGbHourUsd", "a price in USD"),
     ],
 )
 def test_invalid_values_name_the_key_and_the_allowed_values(changes, key, allowed):
@@ -100,6 +102,14 @@ def test_invalid_values_name_the_key_and_the_allowed_values(changes, key, allowe
     message = str(error.value)
     assert message.startswith(f"babulus-render:{key}: got ")
     assert allowed in message
+
+
+def test_fargate_prices_default_to_us_east_1_for_the_architecture():
+    x86, arm = settings_with(), settings_with(taskArchitecture="ARM64")
+    assert (x86.fargate_vcpu_hour_usd, x86.fargate_gb_hour_usd) == (0.04048, 0.004445)
+    assert (arm.fargate_vcpu_hour_usd, arm.fargate_gb_hour_usd) == (0.03238, 0.00356)
+    other = settings_with(fargateVcpuHourUsd="0.05", fargateStorageGbHourUsd="0")
+    assert (other.fargate_vcpu_hour_usd, other.fargate_storage_gb_hour_usd) == (0.05, 0.0)
 
 
 def test_every_valid_fargate_pair_is_accepted():

@@ -157,6 +157,14 @@ def test_jobs_list_and_show(api, api_keys, client, studio, capsys):
     out = capsys.readouterr().out
     assert "status:      running" in out and "claimed by:  agent" in out
     assert "rendering 40%" in out and "running (attempt 0)" in out
+    assert "cost:" not in out  # no RenderRun yet
+
+    client.create_render_run(
+        running.id, org_id="org-1", video_id="b", task_seconds=75.0, estimated_cost_usd=0.0199
+    )
+    assert main(["jobs", *cli, "show", running.id]) == 0
+    out = capsys.readouterr().out
+    assert "cost:        75.0 task-seconds, ~$0.0199 (Fargate, estimated)" in out
 
     assert main(["jobs", *cli, "show", "no-such-job"]) == 1
     assert "no job with id 'no-such-job'" in capsys.readouterr().err

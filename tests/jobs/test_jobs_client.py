@@ -190,6 +190,8 @@ def test_render_run_is_created_once_per_job(any_client, any_studio):
         height=720,
         fps=30.0,
         render_seconds=25.5,
+        task_seconds=31.25,
+        estimated_cost_usd=0.0123,
     )
     again = client.create_render_run(
         job.id,
@@ -199,6 +201,7 @@ def test_render_run_is_created_once_per_job(any_client, any_studio):
     )
     assert again == first
     assert first.duration == 61.4 and first.frames == 1842 and first.fps == 30.0
+    assert (first.task_seconds, first.estimated_cost_usd) == (31.25, 0.0123)
     assert client.list_render_runs(job.id) == [first]
     assert client.get_render_run(first.id) == first
 

@@ -18,6 +18,7 @@ from botocore.config import Config
 from handlers import worker as worker_handler
 from renderlib import browser, renderer
 from renderlib.composition import Composition
+from renderlib.cost import FargatePrices, TaskSize, run_cost
 from renderlib.farm.storage import S3Storage
 from renderlib.farm.worker import run_worker
 from renderlib.jobs.status import JobStatus
@@ -52,7 +53,8 @@ def test_happy_path_s3_in_s3_out(client, studio, s3_storage, bucket, tmp_path):
     job, generation_run = submitted.job, submitted.generation_run
     assert generation_run.script_artifact_key.startswith(f"generations/{ORG}/")
 
-    outcome = run(client, s3_storage, job, work_dir=tmp_path)
+    size, prices = TaskSize(4, 16, 50), FargatePrices(vcpu_hour=0.05, gb_hour=0.005)
+    outcome = run(client, s3_storage, job, work_dir=tmp_path, task_size=size, prices=prices)
 
     assert outcome.status == "succeeded", outcome.reason
     assert outcome.exit_code == 0
@@ -65,6 +67,10 @@ def test_happy_path_s3_in_s3_out(client, studio, s3_storage, bucket, tmp_path):
     assert render_run.generation_run_id == generation_run.id
     assert (render_run.frames, render_run.width, render_run.height) == (20, 320, 180)
     assert render_run.fps == 10 and render_run.render_seconds > 0
+    # Task-seconds count the whole process (here pytest's), not just the render.
+    assert render_run.task_seconds >= render_run.render_seconds
+    expected = run_cost(size, prices, [render_run.task_seconds]).cost_usd
+    assert render_run.estimated_cost_usd == pytest.approx(expected, rel=1e-3)
 
     s3 = boto3.client("s3")
     s3.download_file(bucket, render_run.mp4_artifact_key, str(tmp_path / "got.mp4"))
