@@ -252,6 +252,8 @@ def test_the_page_shows_jobs_progress_posters_videos_failures_and_cancels(farm, 
         "the video's time to advance",
     )
     assert browser.execute_script('return document.getElementById("player").duration') >= 39
+    cost = f"~${farm.client.list_render_runs(first)[0].estimated_cost_usd:.4f}"
+    wait_for(lambda: cost in page.text(f'#jobs-body tr[data-job-id="{first}"]'), "the run's cost")
     page.shot("5-succeeded-playing")
 
     # The broken run fails, and says why.

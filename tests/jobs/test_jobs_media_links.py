@@ -184,7 +184,7 @@ def test_every_graphql_document_of_the_page_is_valid_against_the_schema(tmp_path
     source = (Path(__file__).parents[2] / "renderlib/jobs/web/farm.js").read_text()
     constants = dict(re.findall(r"const (\w+_FIELDS) = [`\"]([^`\"]*)[`\"];", source))
     documents = re.findall(r"`((?:query|mutation) [^`]*)`", source)
-    assert len(documents) == 9
+    assert len(documents) == 8
     schema = build_schema(JobsService(SqliteStore(tmp_path / "jobs.db")))
     for document in documents:
         text = re.sub(r"\$\{(\w+)\}", lambda m: constants.get(m.group(1), ""), document)

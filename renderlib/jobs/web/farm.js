@@ -13,11 +13,10 @@ const JOB_FIELDS = `id orgId kind status inputJson retryCount maxRetries failure
   progress startedAt finishedAt createdAt updatedAt`;
 const EVENT_FIELDS = "id type message progress data createdAt";
 const RUN_FIELDS = `id videoId status mp4Url posterUrl duration frames width height fps
-  renderSeconds`;
+  renderSeconds taskSeconds estimatedCostUsd`;
 
 const Q = {
   whoAmI: `query WhoAmI { whoAmI { role orgId name } }`,
-  runFields: `query RunFields { __type(name: "RenderRun") { fields { name type { name } } } }`,
   jobs: `query Jobs($status: String!, $limit: Int) {
     listJobByStatusAndCreatedAt(status: $status, sortDirection: DESC, limit: $limit) {
       items { ${JOB_FIELDS} } } }`,
@@ -25,8 +24,8 @@ const Q = {
   events: `query Events($jobId: ID!, $dir: ModelSortDirection, $limit: Int) {
     listJobEventByJobIdAndCreatedAt(jobId: $jobId, sortDirection: $dir, limit: $limit) {
       items { ${EVENT_FIELDS} } } }`,
-  runs: (extra) => `query Runs($jobId: ID!) {
-    listRenderRunByJobId(jobId: $jobId) { items { ${RUN_FIELDS} ${extra} } } }`,
+  runs: `query Runs($jobId: ID!) {
+    listRenderRunByJobId(jobId: $jobId) { items { ${RUN_FIELDS} } } }`,
   setStatus: `mutation SetStatus($input: UpdateJobInput!) {
     updateJob(input: $input) { ${JOB_FIELDS} } }`,
   createRun: `mutation CreateRun($input: CreateGenerationRunInput!) {
@@ -38,7 +37,6 @@ const Q = {
 const state = {
   key: null,
   caller: null,
-  costFields: "",
   jobs: [],
   loaded: false,
   progress: new Map(), // job id -> latest progress event
@@ -120,16 +118,6 @@ async function signIn(key) {
   const data = await gql(Q.whoAmI);
   state.caller = data.whoAmI;
   sessionStorage.setItem(KEY_STORE, key);
-  try {
-    const fields = (await gql(Q.runFields)).__type.fields;
-    // Cost fields (e.g. costUsd) where the schema has them: shown when known.
-    state.costFields = fields
-      .filter((f) => /^cost/i.test(f.name) && f.type && f.type.name === "Float")
-      .map((f) => f.name)
-      .join(" ");
-  } catch (_ignored) {
-    state.costFields = ""; // introspection off: no cost column values
-  }
   showFarm();
 }
 
@@ -209,7 +197,7 @@ async function loadProgress(job) {
 }
 
 async function loadRun(job) {
-  const data = await gql(Q.runs(state.costFields), { jobId: job.id });
+  const data = await gql(Q.runs, { jobId: job.id });
   const run = data.listRenderRunByJobId.items[0];
   if (run) state.runs.set(job.id, run);
 }
@@ -344,12 +332,10 @@ function durationOf(job) {
   return formatSeconds(Math.max(0, (end - new Date(job.startedAt)) / 1000));
 }
 
+// The run's estimated Fargate cost (docs/cost.md), when its worker recorded one.
 function costOf(run) {
-  if (!run || !state.costFields) return "—";
-  for (const name of state.costFields.split(" ")) {
-    if (typeof run[name] === "number") return `$${run[name].toFixed(4)}`;
-  }
-  return "—";
+  if (!run || typeof run.estimatedCostUsd !== "number") return "—";
+  return `~$${run.estimatedCostUsd.toFixed(4)}`;
 }
 
 // Job detail
