@@ -31,16 +31,15 @@ from pathlib import Path
 
 from measure import Measured, run_measured
 
+from renderlib.browser import CONTAINER_FLAGS
+
 ROOT = Path(__file__).resolve().parents[1]
 SCENE = ROOT / "bench" / "peer_scene"
 PEERS = ROOT / "bench" / ".peers"
 TIMECUT_VERSION = "0.3.3"
 CHROMIUM = "/usr/bin/chromium"
 # The flags renderlib's own browser needs on a closed network, for timecut's browser too.
-CHROMIUM_FLAGS = (
-    "--no-sandbox --disable-gpu --disable-dev-shm-usage --disable-background-networking "
-    "--disable-component-update --disable-sync --no-first-run"
-)
+CHROMIUM_FLAGS = " ".join(CONTAINER_FLAGS)
 
 
 def install_timecut() -> Path:

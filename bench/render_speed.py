@@ -31,21 +31,12 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
 from renderlib import Composition, render
-from renderlib.browser import Browser
+from renderlib.browser import CONTAINER_FLAGS, Browser
 from renderlib.page_server import AssetServer, RefusingProxy
 from renderlib.renderer import default_workers
 
 SHOWCASE = Path(__file__).resolve().parents[1] / "examples" / "showcase" / "composition.json"
-NAIVE_FLAGS = (
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-)
+NAIVE_FLAGS = ("--headless=new", *CONTAINER_FLAGS)
 
 
 def naive(composition: Composition, frames: int, out_dir: Path) -> float:

@@ -36,12 +36,18 @@ from renderlib.tools import tool_path
 # A fixed wall-clock origin so pages that print the date render the same every time.
 VIRTUAL_EPOCH_MS = 1_704_067_200_000  # 2024-01-01T00:00:00Z
 MIN_WINDOW = (800, 600)
+# A guard against a hung Chromium, far above what any seek or capture takes (plus the
+# time a frame's waits may legitimately take: a few hold timeouts).
+ANSWER_TIMEOUT_S = 300
+# A seek through many frames (a page that is not pure, rendering from far in) is sent in
+# batches, so no single command runs for long.
+SEEK_BATCH_FRAMES = 100
 MAX_TMPDIR_LENGTH = 60
 
-_FLAGS = (
-    # --enable-begin-frame-control and the compositor settings that make a frame drawn
-    # on request complete (all raster done, no threaded animation or checkerboarding).
-    "--deterministic-mode",
+# What any Chromium needs in a container on a closed network: no setuid sandbox for an
+# unprivileged container user, no GPU, no /dev/shm (Fargate cannot size it), and none of
+# the background connections that stall it where the network is closed.
+CONTAINER_FLAGS = (
     "--no-sandbox",
     "--disable-gpu",
     "--disable-dev-shm-usage",
@@ -49,6 +55,13 @@ _FLAGS = (
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+)
+
+_FLAGS = (
+    # --enable-begin-frame-control and the compositor settings that make a frame drawn
+    # on request complete (all raster done, no threaded animation or checkerboarding).
+    "--deterministic-mode",
+    *CONTAINER_FLAGS,
     "--disable-extensions",
     "--disable-default-apps",
     "--hide-scrollbars",
@@ -109,7 +122,7 @@ class Browser:
         self._service = service
         try:
             address = self._driver.capabilities["goog:chromeOptions"]["debuggerAddress"]
-            self._devtools = DevToolsConnection(address)
+            self._devtools = DevToolsConnection(address, answer_timeout=ANSWER_TIMEOUT_S)
             self.cdp("Page.enable")
             self.cdp("Runtime.enable")
             self.cdp("Runtime.addBinding", {"name": DRAW_FRAME_BINDING})
@@ -136,6 +149,7 @@ class Browser:
             "epochMs": VIRTUAL_EPOCH_MS,
         }
         script = _runtime_source().replace("__RENDERLIB_CONFIG__", json.dumps(config))
+        self._devtools.set_answer_timeout(ANSWER_TIMEOUT_S + 4 * hold_timeout)
         self.cdp("Page.addScriptToEvaluateOnNewDocument", {"source": script})
         try:
             self._driver.get(url)
@@ -149,8 +163,10 @@ class Browser:
     def seek(self, first: int, last: int | None = None) -> FrameState:
         """Move the page's clock through frames ``first``..``last`` (default: just ``first``)."""
         last = first if last is None else last
-        result = self._evaluate(f"__renderlibRuntime.seek({first}, {last})", await_promise=True)
-        self._raise_page_errors(f"at frame {last}", result["errors"])
+        for start in range(first, last + 1, SEEK_BATCH_FRAMES):
+            end = min(start + SEEK_BATCH_FRAMES - 1, last)
+            result = self._evaluate(f"__renderlibRuntime.seek({start}, {end})", await_promise=True)
+            self._raise_page_errors(f"at frame {end}", result["errors"])
         return FrameState(unchanged=bool(result["unchanged"]))
 
     def capture_jpeg(self, quality: int) -> bytes:

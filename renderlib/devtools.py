@@ -22,7 +22,9 @@ from renderlib.errors import BrowserError
 class DevToolsConnection:
     """One websocket to one page target: commands, their answers, and the events between."""
 
-    def __init__(self, debugger_address: str) -> None:
+    def __init__(self, debugger_address: str, *, answer_timeout: float) -> None:
+        """``answer_timeout``: seconds a command may go unanswered before Chromium is
+        taken for hung (a guard against hangs, far above any frame's time)."""
         try:
             with urllib.request.urlopen(
                 f"http://{debugger_address}/json/list", timeout=30
@@ -31,7 +33,7 @@ class DevToolsConnection:
             page = next(target for target in targets if target["type"] == "page")
             self._socket = websocket.create_connection(
                 page["webSocketDebuggerUrl"],
-                timeout=None,
+                timeout=answer_timeout,
                 suppress_origin=True,
                 # Screenshots are large ASCII (base64) messages: skip the pure-Python UTF-8
                 # check, and send each command at once instead of waiting on Nagle's timer.
@@ -40,6 +42,7 @@ class DevToolsConnection:
             )
         except (OSError, StopIteration, ValueError, websocket.WebSocketException) as exc:
             raise BrowserError(f"could not connect to Chromium's DevTools: {exc}") from exc
+        self._answer_timeout = answer_timeout
         self._next_id = 0
         self._in_flight: dict[int, str] = {}  # commands sent without waiting: id -> method
 
@@ -70,6 +73,10 @@ class DevToolsConnection:
             raise BrowserError(f"Chromium refused {method}: {message['error'].get('message')}")
         return message["result"]
 
+    def set_answer_timeout(self, seconds: float) -> None:
+        self._answer_timeout = seconds
+        self._socket.settimeout(seconds)
+
     def send_once(self, method: str, params: dict[str, Any] | None = None) -> None:
         """Send ``method`` unless one is already waiting for its answer."""
         if method not in self._in_flight.values():
@@ -93,5 +100,9 @@ class DevToolsConnection:
     def _receive(self, method: str) -> dict[str, Any]:
         try:
             return json.loads(self._socket.recv())
+        except websocket.WebSocketTimeoutException:
+            raise BrowserError(
+                f"Chromium did not answer {method} within {self._answer_timeout:g} s"
+            ) from None
         except (OSError, ValueError, websocket.WebSocketException) as exc:
             raise BrowserError(f"Chromium stopped answering ({method}): {exc}") from exc

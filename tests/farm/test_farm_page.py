@@ -22,6 +22,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
+from renderlib.browser import CONTAINER_FLAGS
 from renderlib.farm.local import FarmConfig, LocalFarm
 from renderlib.farm.storage import LocalStorage
 from renderlib.jobs.api_keys import ApiKeys
@@ -34,16 +35,7 @@ HANG_GUARD = 600  # seconds: only a hang is this slow
 # A person's browser: Chromium as it ships (renderlib's own is a headless shell under
 # begin-frame control), with the flags it needs on a closed network.
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = (
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-)
+CHROMIUM_FLAGS = ("--headless=new", *CONTAINER_FLAGS)
 
 
 def wait_for(check: Callable[[], object], what: str, timeout: float = HANG_GUARD):
