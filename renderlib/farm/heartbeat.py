@@ -79,6 +79,10 @@ class Heartbeat:
         self._wake.set()
         self._thread.join()
 
+    def _report(self, message: str | None, progress: float | None) -> None:
+        """One beat: refresh the heartbeat, with a progress event given a message or progress."""
+        self.client.heartbeat(self.job_id, progress, message, attempt=self.attempt)
+
     def _check(self) -> None:
         if self.lost.is_set():
             raise ClaimLostError(
@@ -102,12 +106,7 @@ class Heartbeat:
             updates = [current]
         try:
             for message, progress in updates or [(None, None)]:
-                self.client.heartbeat(
-                    self.job_id,
-                    None if progress is None else round(progress, 3),
-                    message,
-                    attempt=self.attempt,
-                )
+                self._report(message, None if progress is None else round(progress, 3))
                 self._reported = (message, progress) if message else self._reported
         except ClaimLostError:
             log.warning("the job is no longer this attempt's (requeued or canceled): stopping")

@@ -26,6 +26,7 @@ from renderlib.errors import (
     JobsApiError,
     RenderlibError,
 )
+from renderlib.farm.chunking import ChunkPolicy
 from renderlib.farm.heartbeat import Heartbeat
 from renderlib.farm.interrupts import Interrupts, Terminated, TimeLimitExceeded
 from renderlib.farm.logs import emit_metric
@@ -41,6 +42,7 @@ from renderlib.jobs.records import Job, RenderRun
 from renderlib.jobs.status import JobStatus
 
 if TYPE_CHECKING:
+    from renderlib.composition import Composition
     from renderlib.renderer import RenderResult
 
 log = logging.getLogger(__name__)
@@ -53,9 +55,11 @@ POSTER_NAME = "poster.jpg"
 class Outcome:
     """How the attempt ended.
 
-    status: succeeded | failed | requeued | not-ours (another attempt owns the job,
-    or it was requeued or canceled meanwhile) | unreported (the jobs API could not
-    be told; the reaper will requeue the job).
+    status: succeeded | failed | requeued | split (into chunks, which their own tasks
+    run) | not-ours (another attempt owns the job, or it was requeued or canceled
+    meanwhile) | unreported (the jobs API could not be told; the reaper will requeue
+    the job). A chunk's attempt ends the same ways, ``landed`` when its segment is in and
+    another chunk's task joins the video.
     """
 
     status: str
@@ -87,11 +91,14 @@ def run_worker(
     heartbeat_interval: float = 20.0,
     work_dir: Path | str | None = None,
     workers: int | None = None,
+    policy: ChunkPolicy | None = None,
 ) -> Outcome:
     """Run attempt ``attempt`` (the job's retryCount when it was claimed) of job ``job_id``.
 
     Must be called in the main thread: SIGTERM and the time limit stop the render by
-    raising there. ``workers`` (browsers) defaults to what the CPU count allows.
+    raising there. ``workers`` (browsers) defaults to what the CPU count allows. A job
+    the ``policy`` (default: the farm's, from the environment) splits into chunks is
+    only split here: its chunks' own tasks render it (renderlib/farm/chunk_worker.py).
     """
     try:
         job = client.mark_running(job_id, attempt=attempt)
@@ -109,27 +116,51 @@ def run_worker(
         tmp = Path(work.name)
         try:
             with heartbeat, work:
-                rendered = _render_job(job, client, storage, heartbeat, tmp, workers)
+                rendered = _render_job(
+                    job, client, storage, heartbeat, tmp, workers, policy or ChunkPolicy.from_env()
+                )
                 # Done: a signal from here on must not cut the report short.
                 interrupts.disarm()
         except BaseException as exc:  # noqa: BLE001 - every ending is reported below
             interrupts.disarm()
-            reason = _without_local_paths(_describe(exc), tmp, storage)
+            reason = without_local_paths(describe_failure(exc), tmp, storage)
             return _report_failure(client, job, attempt, exc, reason)
-        return _report_success(client, job, attempt, rendered)
+        if isinstance(rendered, _Split):
+            log.info("job split into %d chunks", rendered.chunk_count)
+            return Outcome("split")
+        return report_success(client, job, attempt, rendered)
 
 
-def _render_job(
-    job: Job,
-    client: JobsClient,
-    storage: Storage,
-    heartbeat: Heartbeat,
-    tmp: Path,
-    workers: int | None,
-) -> _Rendered:
+@dataclass(frozen=True)
+class LoadedJob:
+    job: Job
+    video_id: str
+    generation_run_id: str
+    composition: Composition
+
+    def keys(self, storage: Storage) -> tuple[str, str]:
+        """The final MP4's key and its poster's."""
+        base = render_folder(storage, self.job, self.video_id)
+        return f"{base}/{MP4_NAME}", f"{base}/{POSTER_NAME}"
+
+
+@dataclass(frozen=True)
+class _Split:
+    """The job was split into chunks; their own tasks render it."""
+
+    loaded: LoadedJob
+    chunk_count: int
+
+
+def render_folder(storage: Storage, job: Job, video_id: str) -> str:
+    """The job's folder of renders: renders/<org>/<video>/<job>."""
+    return storage.key(RENDERS_PREFIX, job.org_id, video_id, job.id)
+
+
+def load_job(job: Job, client: JobsClient, storage: Storage, tmp: Path) -> LoadedJob:
+    """The job's generation run, downloaded into ``tmp`` and loaded as a composition."""
     import renderlib
 
-    heartbeat.set_stage("loading", 0.0)
     generation_run_id, video_id = _parse_input(job)
     run = client.get_generation_run(generation_run_id)
     video_id = check_token("the generation run's videoId", video_id or run.video_id)
@@ -144,18 +175,46 @@ def _render_job(
         composition.fps,
         extra={"fields": {"generationRunId": run.id, "videoId": video_id}},
     )
+    return LoadedJob(job, video_id, run.id, composition)
+
+
+def _render_job(
+    job: Job,
+    client: JobsClient,
+    storage: Storage,
+    heartbeat: Heartbeat,
+    tmp: Path,
+    workers: int | None,
+    policy: ChunkPolicy,
+) -> _Rendered | _Split:
+    import renderlib
+
+    heartbeat.set_stage("loading", 0.0)
+    loaded = load_job(job, client, storage, tmp)
+    ranges = policy.ranges(job.input, loaded.composition)
+    if len(ranges) > 1:
+        from renderlib.farm.chunk_worker import split_job
+
+        return _Split(loaded, split_job(client, job, loaded.composition, ranges))
     result = renderlib.render(
-        composition, tmp / "output" / MP4_NAME, workers=workers, progress=heartbeat.render_progress
+        loaded.composition,
+        tmp / "output" / MP4_NAME,
+        workers=workers,
+        progress=heartbeat.render_progress,
     )
     log.info(result.summary())
-
     heartbeat.set_stage("uploading", 0.95)
-    base = storage.key(RENDERS_PREFIX, job.org_id, video_id, job.id)
-    mp4_key, poster_key = f"{base}/{MP4_NAME}", f"{base}/{POSTER_NAME}"
+    return upload_render(storage, loaded, result)
+
+
+def upload_render(storage: Storage, loaded: LoadedJob, result: RenderResult) -> _Rendered:
+    mp4_key, poster_key = loaded.keys(storage)
     storage.upload(result.poster_path, poster_key, "image/jpeg")
     storage.upload(result.path, mp4_key, "video/mp4")
     log.info("uploaded %s and %s", storage.url(mp4_key), storage.url(poster_key))
-    return _Rendered(job, video_id, run.id, mp4_key, poster_key, result)
+    return _Rendered(
+        loaded.job, loaded.video_id, loaded.generation_run_id, mp4_key, poster_key, result
+    )
 
 
 def _parse_input(job: Job) -> tuple[str, str | None]:
@@ -176,7 +235,7 @@ def _parse_input(job: Job) -> tuple[str, str | None]:
     return run_id, video_id
 
 
-def _report_success(client: JobsClient, job: Job, attempt: int, rendered: _Rendered) -> Outcome:
+def report_success(client: JobsClient, job: Job, attempt: int, rendered: _Rendered) -> Outcome:
     result = rendered.result
     try:
         run = client.create_render_run(
@@ -247,7 +306,7 @@ def _report_failure(
         return Outcome("unreported", reason)
 
 
-def _describe(exc: BaseException) -> str:
+def describe_failure(exc: BaseException) -> str:
     """A failureReason: the error's own message, which says what to fix."""
     if isinstance(exc, TimeLimitExceeded):
         return (
@@ -259,7 +318,7 @@ def _describe(exc: BaseException) -> str:
     return f"internal error: {type(exc).__name__}: {exc}"
 
 
-def _without_local_paths(message: str, tmp: Path, storage: Storage) -> str:
+def without_local_paths(message: str, tmp: Path, storage: Storage) -> str:
     """The message as the studio may read it: no path on the worker's machine. A file of
     the generation run is named by its path in the run (``script.json``), a stored file
     by its key, any other file in the worker's folders by its name."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from renderlib.errors import ClaimLostError, JobNotFoundError, JobsApiError
 from renderlib.jobs import operations as ops
@@ -166,44 +166,51 @@ class ChunkCalls:
         )
 
     def cancel_chunk(self, chunk: RenderChunk) -> RenderChunk:
+        """-> canceled, conditional on the chunk as read (its job stopped)."""
         return self._update_chunk(
-            chunk.id,
-            {"status": "canceled", "finishedAt": utc_now()},
-            {"status": {"eq": str(chunk.status)}, "retryCount": {"eq": chunk.retry_count}},
+            chunk.id, {"status": "canceled", "finishedAt": utc_now()}, _as_read(chunk)
         )
 
-    def retry_or_fail_chunk(
-        self,
-        chunk: RenderChunk,
-        reason: str,
-        *,
-        count_retry: bool = True,
-        expected_status: JobStatus | str | None = None,
+    def requeue_chunk(
+        self, chunk: RenderChunk, reason: str, *, count_retry: bool = True
     ) -> RenderChunk:
-        """The job's retry policy for one chunk: requeued (retryCount + 1 unless
-        ``count_retry`` is False) while retries are left, else failed; conditional on the
-        chunk still being in ``expected_status`` (default: as read) at its attempt. The
-        job is told in a status event; failing the job is the caller's to do."""
+        """Back to queued (retryCount + 1 unless ``count_retry`` is False, which keeps the
+        launch's client token), conditional on the chunk as read; the job is told in a
+        status event."""
+        retry_count = chunk.retry_count + (1 if count_retry else 0)
         reason = clip_text(reason)
-        condition = {
-            "status": {"eq": str(expected_status or chunk.status)},
-            "retryCount": {"eq": chunk.retry_count},
-        }
-        if count_retry and chunk.retry_count >= chunk.max_retries:
+        after = self._update_chunk(
+            chunk.id,
+            {"status": "queued", "retryCount": retry_count, "failureReason": reason, **_CLEARED},
+            _as_read(chunk),
+        )
+        self.add_event(
+            chunk.job_id,
+            "status",
+            f"{chunk.name} requeued (retry {retry_count}): {reason}",
+            org_id=chunk.org_id,
+        )
+        return after
+
+    def retry_or_fail_chunk(
+        self, chunk: RenderChunk, reason: str, *, give_up: bool = False
+    ) -> RenderChunk:
+        """The job's retry policy for one chunk: requeued while retries are left (and not
+        ``give_up``), else failed; conditional on the chunk as read. Failing the job is
+        the caller's to do."""
+        if not give_up and chunk.retry_count < chunk.max_retries:
+            return self.requeue_chunk(chunk, reason)
+        if not give_up:
             reason = f"{reason} (gave up after {chunk.retry_count + 1} attempts)"
-            values: dict[str, Any] = {
-                "status": "failed",
-                "failureReason": reason,
-                "finishedAt": utc_now(),
-            }
-            message = f"{chunk.name} failed: {reason}"
-        else:
-            retry_count = chunk.retry_count + (1 if count_retry else 0)
-            values = {"status": "queued", "retryCount": retry_count, "failureReason": reason}
-            values.update(_CLEARED)
-            message = f"{chunk.name} requeued (retry {retry_count}): {reason}"
-        after = self._update_chunk(chunk.id, values, condition)
-        self.add_event(chunk.job_id, "status", message, org_id=chunk.org_id)
+        reason = clip_text(reason)
+        after = self._update_chunk(
+            chunk.id,
+            {"status": "failed", "failureReason": reason, "finishedAt": utc_now()},
+            _as_read(chunk),
+        )
+        self.add_event(
+            chunk.job_id, "status", f"{chunk.name} failed: {reason}", org_id=chunk.org_id
+        )
         return after
 
     def _create_chunk(self, job: Job, index: int, start: int, end: int) -> RenderChunk:
@@ -233,6 +240,11 @@ class ChunkCalls:
 
     def _update_chunk(self, chunk_id: str, values: dict, condition: dict) -> RenderChunk:
         return self._update_record(RenderChunk, chunk_id, values, condition)
+
+
+def _as_read(chunk: RenderChunk) -> dict:
+    """The condition that the chunk is still as it was read: its status and attempt."""
+    return {"status": {"eq": str(chunk.status)}, "retryCount": {"eq": chunk.retry_count}}
 
 
 # What a requeued chunk forgets of its last attempt.
