@@ -281,11 +281,12 @@ class Dispatcher:
         self.reap_lost_chunks(report)
         queued = self._jobs(JobStatus.QUEUED, report)
         self._publish_queue_metrics(queued)
-        budget = self._launch_budget(report)
-        if queued:
-            budget = self._launch_in_order([job.id for job in queued], budget, report)
-        if budget > 0:
-            self._launch_chunks(self._chunks(JobStatus.QUEUED, report), budget, report)
+        chunks = self._chunks(JobStatus.QUEUED, report)
+        if queued or chunks:  # nothing to launch needs no ListTasks
+            budget = self._launch_in_order(
+                [job.id for job in queued], self._launch_budget(report), report
+            )
+            self._launch_chunks(chunks, budget, report)
         return report
 
     def _launch_budget(self, report: Report) -> int:
