@@ -37,7 +37,7 @@ from renderlib.errors import (
 from renderlib.farm.heartbeat import Heartbeat
 from renderlib.farm.interrupts import Interrupts, Terminated, TimeLimitExceeded
 from renderlib.farm.logs import emit_metric
-from renderlib.farm.storage import Storage
+from renderlib.farm.storage import CHUNKS_FOLDER, Storage
 from renderlib.farm.worker import (
     POSTER_NAME,
     LoadedJob,
@@ -55,8 +55,6 @@ from renderlib.jobs.records import Job, RenderChunk
 from renderlib.jobs.status import JobStatus
 
 log = logging.getLogger(__name__)
-
-CHUNKS_FOLDER = "chunks"
 
 
 def chunk_key(storage: Storage, job: Job, video_id: str, index: int) -> str:

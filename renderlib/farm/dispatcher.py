@@ -19,7 +19,9 @@ Chunked jobs (docs/farm.md, "Chunked renders"): the job's own task only splits i
 RenderChunks; each chunk attempt is then claimed, launched (client token
 ``<job>:<chunk>:<attempt>``), reaped and retried alone by these same rules, in the same
 capacity. A chunk out of retries fails its job (the reason names the chunk); the chunks
-of a job that is no longer running (canceled, failed) are canceled, not launched.
+of a job that is no longer running (canceled, failed) are canceled, not launched. When a
+chunk's task stops and its job has succeeded, the dispatcher (the farm's cleanup role;
+the tasks' role has no delete) deletes the job's chunk segments.
 
 Capacity = max concurrent tasks - the worker tasks ECS lists as pending or running, read
 once per invocation and counted down as this invocation launches. Racing dispatchers can
@@ -51,10 +53,12 @@ from renderlib.errors import (
     JobNotFoundError,
     JobsApiError,
     LaunchError,
+    StorageError,
 )
 from renderlib.farm.launcher import Launcher, TaskState, task_state_from_ecs
 from renderlib.farm.logs import emit_metric
 from renderlib.farm.settings import DispatchSettings
+from renderlib.farm.storage import CHUNKS_FOLDER, Storage
 from renderlib.jobs.chunk_client import chunk_id
 from renderlib.jobs.client import JobsClient
 from renderlib.jobs.fields import TOKEN_RULE, is_token
@@ -92,10 +96,12 @@ def handle_event(
     clock: Callable[[], datetime] | None = None,
     agent_id: str | None = None,
     remaining_seconds: Callable[[], float] | None = None,
+    storage: Storage | None = None,
 ) -> Report:
     """Handle one invocation. ``clock`` gives the time now (UTC); ``remaining_seconds`` the
     time left to this invocation (from Lambda's context): no new work starts when less
-    than the settings' margin is left."""
+    than the settings' margin is left. ``storage``: where chunk segments are deleted from
+    once their job succeeded (None: they are left)."""
     dispatcher = Dispatcher(
         client,
         launcher,
@@ -103,6 +109,7 @@ def handle_event(
         clock=clock or (lambda: datetime.now(UTC)),
         agent_id=agent_id or default_agent_id(),
         remaining_seconds=remaining_seconds,
+        storage=storage,
     )
     kind = event_kind(event)
     if kind == STREAM:
@@ -215,7 +222,9 @@ class Dispatcher:
         clock: Callable[[], datetime],
         agent_id: str,
         remaining_seconds: Callable[[], float] | None,
+        storage: Storage | None = None,
     ) -> None:
+        self.storage = storage
         self.client = client
         self.launcher = launcher
         self.settings = settings
@@ -469,6 +478,8 @@ class Dispatcher:
     def _reap_stopped_chunk(
         self, job: Job, index: int, attempt: int, detail: Mapping[str, Any], report: Report
     ) -> None:
+        if job.status == JobStatus.SUCCEEDED:
+            self._delete_chunk_segments(job)
         try:
             chunk = self.client.get_chunk(chunk_id(job.id, index))
         except JobNotFoundError:
@@ -487,6 +498,20 @@ class Dispatcher:
                 self._retry_or_fail_chunk(chunk, state.describe(), report)
         except ClaimLostError:
             pass
+
+    def _delete_chunk_segments(self, job: Job) -> None:
+        """The succeeded job's chunks/ folder, beside its MP4 (none left: nothing done)."""
+        runs = self.client.list_render_runs(job.id) if self.storage is not None else []
+        if not runs or not runs[0].mp4_artifact_key:
+            return
+        folder = f"{runs[0].mp4_artifact_key.rpartition('/')[0]}/{CHUNKS_FOLDER}/"
+        try:
+            deleted = self.storage.delete_folder(folder)
+        except StorageError as exc:
+            log_event(log, "cannot delete chunk segments", level=logging.WARNING, error=str(exc))
+            return
+        if deleted:
+            log_event(log, "chunk segments deleted", job_id=job.id, files=deleted)
 
     def reap_lost_chunks(self, report: Report) -> None:
         """The chunks' reaper, by the jobs' rules: claimed chunks whose task stopped,

@@ -26,6 +26,7 @@ from pathlib import Path
 from renderlib.farm.dispatcher import handle_event
 from renderlib.farm.launcher import LocalLauncher
 from renderlib.farm.settings import DispatchSettings
+from renderlib.farm.storage import LocalStorage
 from renderlib.jobs.api_keys import KEYS_FILE, ApiKeys
 from renderlib.jobs.auth import ApiKeyAuth
 from renderlib.jobs.client import JobsClient
@@ -196,4 +197,5 @@ class LocalFarm:
             launcher=self.launcher,
             settings=self.settings,
             agent_id="local-farm",
+            storage=LocalStorage(self.storage),
         )

@@ -58,6 +58,19 @@ def test_four_chunks_on_the_farm_are_the_single_task_render(tmp_path):
         assert done.status == JobStatus.SUCCEEDED, done.failure_reason
         assert (done.chunk_count, done.chunks_landed) == (4, "1111")
         assert client.get_job(single.id).chunk_count is None  # one chunk: today's path
+        (joined,) = client.list_render_runs(chunked.id)
+        final_folder = (farm.storage / joined.mp4_artifact_key).parent
+        # The dispatcher deletes the segments once the finisher's task has stopped.
+        segments = final_folder / "chunks"
+        deadline = time.monotonic() + 120
+        while segments.exists():
+            assert time.monotonic() < deadline, sorted(segments.iterdir())
+            time.sleep(0.2)
+        assert sorted(p.name for p in final_folder.iterdir()) == ["poster.jpg", "video.mp4"]
+        # The finisher marks its own chunk succeeded just after the job.
+        while any(c.status == JobStatus.RUNNING for c in client.list_chunks(chunked.id)):
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
         chunks = client.list_chunks(chunked.id)
         assert [(c.start_frame, c.end_frame) for c in chunks] == [
             (0, 20),
@@ -65,9 +78,8 @@ def test_four_chunks_on_the_farm_are_the_single_task_render(tmp_path):
             (40, 60),
             (60, 80),
         ]
-        assert all(c.status == JobStatus.SUCCEEDED and c.retry_count == 0 for c in chunks)
+        assert [(c.status, c.retry_count) for c in chunks] == [(JobStatus.SUCCEEDED, 0)] * 4
         (one,) = client.list_render_runs(single.id)
-        (joined,) = client.list_render_runs(chunked.id)
         assert joined.frames == 80
         single_mp4, joined_mp4 = (
             farm.storage / one.mp4_artifact_key,
