@@ -240,6 +240,8 @@ def test_worker_environment_contract(run):
         "JOBS_API_AUTH": "iam",
         "RENDER_BUCKET": run.outputs["bucketName"],
         "JOB_TIME_LIMIT_SECONDS": run.config["babulus-render:jobTimeLimitSeconds"],
+        "CHUNK_AFTER_SECONDS": "600",
+        "CHUNK_SECONDS": "300",
         "LOG_LEVEL": run.config["babulus-render:logLevel"],
     }
 
