@@ -42,6 +42,7 @@ from renderlib.farm.worker import (
     POSTER_NAME,
     LoadedJob,
     Outcome,
+    Rendered,
     describe_failure,
     load_job,
     render_folder,
@@ -67,8 +68,9 @@ def chunks_poster_key(storage: Storage, job: Job, video_id: str) -> str:
 
 def split_job(
     client: JobsClient, job: Job, composition: Composition, ranges: list[tuple[int, int]]
-) -> int:
-    """Make the job's chunks (the job's own attempt does only this) and say so in its events."""
+) -> Job:
+    """Make the job's chunks (the job's own attempt does only this) and say so in its
+    events; the job as split."""
     client.plan_chunks(job, ranges, attempt=job.retry_count)
     frames = ranges[0][1] - ranges[0][0]
     client.add_event(
@@ -88,7 +90,7 @@ def split_job(
             'again; mark the composition "pure" if each frame depends only on its time',
             org_id=job.org_id,
         )
-    return len(ranges)
+    return client.get_job(job.id)
 
 
 class ChunkHeartbeat(Heartbeat):
@@ -228,17 +230,19 @@ def _render_chunk(
     if landed.chunks_done < (landed.chunk_count or 0):
         return _ChunkDone(loaded, finished_job=False)
     heartbeat.set_stage("joining the chunks", 0.97)
-    fan_in(client, storage, loaded, landed, tmp / "join")
+    rendered = fan_in(client, storage, loaded, tmp / "join")
+    outcome = report_success(client, landed, landed.retry_count, rendered)
+    if outcome.status != "succeeded":
+        raise ClaimLostError(f"the joined video could not be recorded: {outcome.reason}", "")
     return _ChunkDone(loaded, finished_job=True)
 
 
-def fan_in(
-    client: JobsClient, storage: Storage, loaded: LoadedJob, job: Job, folder: Path
-) -> Outcome:
+def fan_in(client: JobsClient, storage: Storage, loaded: LoadedJob, folder: Path) -> Rendered:
     """Join the job's landed chunks into the final MP4 (no re-encoding, one audio mix),
-    verify and upload it and its poster, record the one RenderRun, succeed the job."""
+    verify it and upload it and its poster: what report_success records."""
     from renderlib.renderer import join_chunks
 
+    job = loaded.job
     folder.mkdir(parents=True, exist_ok=True)
     chunks = client.list_chunks(job.id)
     paths = []
@@ -256,10 +260,7 @@ def fan_in(
         captures=loaded.composition.frame_count,
     )
     log.info(result.summary())
-    outcome = report_success(client, job, job.retry_count, upload_render(storage, loaded, result))
-    if outcome.status != "succeeded":
-        raise ClaimLostError(f"the joined video could not be recorded: {outcome.reason}", "")
-    return outcome
+    return upload_render(storage, loaded, result)
 
 
 def _report_chunk_failure(

@@ -469,7 +469,7 @@ class Dispatcher:
             return report
         if job.status not in (JobStatus.CLAIMED, JobStatus.RUNNING) or job.retry_count != attempt:
             return report  # the worker finished, failed or requeued it itself
-        if job.chunked and job.status == JobStatus.RUNNING:
+        if job.chunked and job.status == JobStatus.RUNNING and self._chunks_going(job):
             return report  # it split the job and is done: the chunks' tasks go on
         state = task_state_from_ecs(detail, _container_name(detail))
         self._retry_or_fail(job.id, attempt, state.describe(), job.status, report)
@@ -498,6 +498,13 @@ class Dispatcher:
                 self._retry_or_fail_chunk(chunk, state.describe(), report)
         except ClaimLostError:
             pass
+
+    def _chunks_going(self, job: Job) -> bool:
+        """Whether a split job's chunks carry it on: one is yet to run, or all landed (the
+        finisher is at work). Else its task died before it split the job again."""
+        active = (JobStatus.QUEUED, JobStatus.CLAIMED, JobStatus.RUNNING)
+        chunks = self.client.list_chunks(job.id)
+        return job.chunks_done == job.chunk_count or any(c.status in active for c in chunks)
 
     def _delete_chunk_segments(self, job: Job) -> None:
         """The succeeded job's chunks/ folder, beside its MP4 (none left: nothing done)."""

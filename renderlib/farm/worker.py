@@ -72,7 +72,7 @@ class Outcome:
 
 
 @dataclass(frozen=True)
-class _Rendered:
+class Rendered:
     job: Job
     video_id: str
     generation_run_id: str
@@ -186,16 +186,21 @@ def _render_job(
     tmp: Path,
     workers: int | None,
     policy: ChunkPolicy,
-) -> _Rendered | _Split:
+) -> Rendered | _Split:
     import renderlib
 
     heartbeat.set_stage("loading", 0.0)
     loaded = load_job(job, client, storage, tmp)
     ranges = policy.ranges(job.input, loaded.composition)
     if len(ranges) > 1:
-        from renderlib.farm.chunk_worker import split_job
+        from renderlib.farm.chunk_worker import fan_in, split_job
 
-        return _Split(loaded, split_job(client, job, loaded.composition, ranges))
+        split = split_job(client, job, loaded.composition, ranges)
+        if split.chunks_done < len(ranges):
+            return _Split(loaded, len(ranges))
+        # Every chunk landed before (a retried job whose join failed): join them here.
+        heartbeat.set_stage("joining the chunks", 0.97)
+        return fan_in(client, storage, loaded, tmp / "join")
     result = renderlib.render(
         loaded.composition,
         tmp / "output" / MP4_NAME,
@@ -207,12 +212,12 @@ def _render_job(
     return upload_render(storage, loaded, result)
 
 
-def upload_render(storage: Storage, loaded: LoadedJob, result: RenderResult) -> _Rendered:
+def upload_render(storage: Storage, loaded: LoadedJob, result: RenderResult) -> Rendered:
     mp4_key, poster_key = loaded.keys(storage)
     storage.upload(result.poster_path, poster_key, "image/jpeg")
     storage.upload(result.path, mp4_key, "video/mp4")
     log.info("uploaded %s and %s", storage.url(mp4_key), storage.url(poster_key))
-    return _Rendered(
+    return Rendered(
         loaded.job, loaded.video_id, loaded.generation_run_id, mp4_key, poster_key, result
     )
 
@@ -235,7 +240,7 @@ def _parse_input(job: Job) -> tuple[str, str | None]:
     return run_id, video_id
 
 
-def report_success(client: JobsClient, job: Job, attempt: int, rendered: _Rendered) -> Outcome:
+def report_success(client: JobsClient, job: Job, attempt: int, rendered: Rendered) -> Outcome:
     result = rendered.result
     try:
         run = client.create_render_run(

@@ -41,18 +41,19 @@ class ChunkCalls:
     def plan_chunks(
         self, job: Job, ranges: list[tuple[int, int]], *, attempt: int
     ) -> list[RenderChunk]:
-        """Make the job's chunks (those an earlier attempt made are kept as they are,
-        a failed or canceled one queued again) and record how many there are, on the job
-        still running at ``attempt``."""
+        """Make the job's chunks (those an earlier attempt made are kept as they are, a
+        failed or canceled one not yet landed queued again) and record how many there
+        are, on the job still running at ``attempt``."""
         if job.chunk_count not in (None, len(ranges)):
             raise JobsApiError(
                 f"job {job.id} was split into {job.chunk_count} chunks before, "
                 f"now into {len(ranges)}: its input or its composition changed"
             )
         chunks = []
+        landed = job.chunks_landed or "0" * len(ranges)
         for index, (start, end) in enumerate(ranges):
             chunk = self._create_chunk(job, index, start, end)
-            if chunk.status in (JobStatus.FAILED, JobStatus.CANCELED):
+            if chunk.status in (JobStatus.FAILED, JobStatus.CANCELED) and landed[index] == "0":
                 chunk = self._update_chunk(
                     chunk.id,
                     {"status": "queued", "retryCount": 0, **_CLEARED},
@@ -61,7 +62,7 @@ class ChunkCalls:
             chunks.append(chunk)
         self._update(
             job.id,
-            {"chunkCount": len(ranges), "chunksLanded": job.chunks_landed or "0" * len(ranges)},
+            {"chunkCount": len(ranges), "chunksLanded": landed},
             {"status": {"eq": "running"}, "retryCount": {"eq": attempt}},
         )
         return chunks
