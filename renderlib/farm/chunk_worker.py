@@ -124,12 +124,13 @@ class ChunkHeartbeat(Heartbeat):
         done[chunk.index] = self.frames_done
         frames = sum(done.values())
         total = sum(c.frames for c in chunks)
+        client.set_job_progress(self.job_id, round(frames / total, 3))
         client.add_event(
             self.job_id,
             "progress",
             f"{chunk.name}: {message}; {frames}/{total} frames rendered, "
             f"{job.chunks_done}/{job.chunk_count} chunks done",
-            progress=round(frames / total, 3) if total else None,
+            progress=round(frames / total, 3),
             data={
                 "chunk": chunk.index,
                 "framesDone": frames,

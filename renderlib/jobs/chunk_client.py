@@ -90,6 +90,10 @@ class ChunkCalls:
             except ClaimLostError:
                 continue  # another chunk landed meanwhile: read the count again
 
+    def set_job_progress(self, job_id: str, progress: float) -> Job:
+        """The split job's progress over all its chunks (0..1), while it runs."""
+        return self._update(job_id, {"progress": progress}, {"status": {"eq": "running"}})
+
     # Reading
 
     def get_chunk(self, chunk_id: str) -> RenderChunk:
