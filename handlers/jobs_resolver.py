@@ -1,6 +1,6 @@
 """Lambda entry point of the jobs API on AppSync (direct Lambda resolver for every field).
 
-Environment: JOB_TABLE, JOB_EVENT_TABLE, RENDER_RUN_TABLE, GENERATION_RUN_TABLE,
+Environment: JOB_TABLE, JOB_EVENT_TABLE, RENDER_RUN_TABLE, GENERATION_RUN_TABLE, RENDER_CHUNK_TABLE,
 DEFAULT_MAX_RETRIES (the maxRetries of a job created without one), and who the callers
 are: FARM_ROLE_ARNS, API_KEY_ORG_ID, ORG_CLAIM (renderlib.jobs.authorization);
 RENDER_BUCKET, the bucket whose renders/ a RenderRun's mp4Url and posterUrl presign

@@ -1,8 +1,9 @@
 """Cluster: the ECS cluster, the worker's log group and its Fargate task definition.
 
 The worker's container environment is the contract with ``handlers/worker.py``:
-JOBS_API_URL, JOBS_API_AUTH, RENDER_BUCKET, JOB_TIME_LIMIT_SECONDS, LOG_LEVEL, the task's
-size and Fargate prices for the RenderRun's cost (TASK_*, FARGATE_*_USD), and
+JOBS_API_URL, JOBS_API_AUTH, RENDER_BUCKET, JOB_TIME_LIMIT_SECONDS, CHUNK_AFTER_SECONDS,
+CHUNK_SECONDS, LOG_LEVEL, the task's size and Fargate prices for the RenderRun's cost
+(TASK_*, FARGATE_*_USD), and
 the secret WORKER_CREDENTIALS (JSON username/password, from Secrets Manager,
 never a plain variable). The dispatcher adds JOB_ID and JOB_ATTEMPT per task.
 """
@@ -47,6 +48,8 @@ def container_definitions(
         "JOBS_API_AUTH": args.jobs_api_auth,
         "RENDER_BUCKET": bucket,
         "JOB_TIME_LIMIT_SECONDS": str(settings.job_time_limit_seconds),
+        "CHUNK_AFTER_SECONDS": str(settings.chunk_after_seconds),
+        "CHUNK_SECONDS": str(settings.chunk_seconds),
         "LOG_LEVEL": settings.log_level,
         # The worker prices its run with these (renderlib/cost.py).
         "TASK_CPU": str(settings.task_cpu),

@@ -34,12 +34,18 @@ TABLES: dict[str, tuple[str, dict[str, tuple[str, str | None]], str | None]] = {
     "JobEvent": ("id", {"byJob": ("jobId", "createdAt")}, None),
     "RenderRun": ("id", {"byJob": ("jobId", None)}, None),
     "GenerationRun": ("id", {}, None),
+    "RenderChunk": (
+        "id",
+        {"byJob": ("jobId", "createdAt"), "byStatus": ("status", "createdAt")},
+        None,
+    ),
 }
 TABLE_ENV = {
     "Job": "JOB_TABLE",
     "JobEvent": "JOB_EVENT_TABLE",
     "RenderRun": "RENDER_RUN_TABLE",
     "GenerationRun": "GENERATION_RUN_TABLE",
+    "RenderChunk": "RENDER_CHUNK_TABLE",
 }
 
 

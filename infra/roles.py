@@ -183,6 +183,19 @@ class FarmRoles(pulumi.ComponentResource):
                     [pulumi.Output.concat(names.log_group_arn(names.dispatcher_log_group), ":*")],
                     sid="WriteDispatcherLogs",
                 ),
+                # The farm's cleanup of chunked renders (issue 13): only the chunk segments
+                # of succeeded jobs; the task role keeps no delete at all.
+                allow(
+                    ["s3:ListBucket"],
+                    [args.bucket_arn],
+                    {"StringLike": {"s3:prefix": "renders/*"}},
+                    sid="ListChunkSegments",
+                ),
+                allow(
+                    ["s3:DeleteObject"],
+                    [pulumi.Output.concat(args.bucket_arn, "/renders/*/chunks/*")],
+                    sid="DeleteChunkSegments",
+                ),
                 *jobs_api_calls,
                 *api_key_reads,
             ],

@@ -109,6 +109,10 @@ class Settings:
     task_architecture: str
     task_stop_timeout_seconds: int
     job_time_limit_seconds: int
+    # Chunked renders (renderlib/farm/chunking.py): videos longer than this are split (0:
+    # only jobs that ask), into chunks of this much video each.
+    chunk_after_seconds: int
+    chunk_seconds: int
     heartbeat_lease_seconds: int
     max_retries: int
     schedule_expression: str
@@ -332,6 +336,8 @@ def settings_from_mapping(stack: str, region: str | None, raw: Mapping[str, str]
         task_architecture=architecture,
         task_stop_timeout_seconds=_int(raw, "taskStopTimeoutSeconds", 120, 2, 120),
         job_time_limit_seconds=_int(raw, "jobTimeLimitSeconds", 3600, 60),
+        chunk_after_seconds=_int(raw, "chunkAfterSeconds", 600, 0),
+        chunk_seconds=_int(raw, "chunkSeconds", 300, 10),
         heartbeat_lease_seconds=_int(raw, "heartbeatLeaseSeconds", 180, 30),
         max_retries=_int(raw, "maxRetries", 2, 0, 10),
         schedule_expression=schedule,
@@ -363,6 +369,8 @@ KEYS = (
     "taskArchitecture",
     "taskStopTimeoutSeconds",
     "jobTimeLimitSeconds",
+    "chunkAfterSeconds",
+    "chunkSeconds",
     "heartbeatLeaseSeconds",
     "maxRetries",
     "scheduleRate",

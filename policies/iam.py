@@ -2,7 +2,9 @@
 
 The render task role is the one this rule was made for (read inputs, write
 ``renders/*``, never delete), but nothing in the farm needs broader rights, so
-every role policy, managed policy and inline role policy is judged the same.
+every role policy, managed policy and inline role policy is judged the same. The one
+delete the farm makes is its cleanup of chunk segments (``renders/*/chunks/*``, by the
+dispatcher once a chunked job succeeded): a delete on anything else is reported.
 Only ``Allow`` statements are judged; ``Deny`` statements only take rights away.
 """
 
@@ -26,6 +28,7 @@ MANAGED_POLICY = "aws:iam/policy:Policy"
 ROLE = "aws:iam/role:Role"
 
 DEFAULT_WRITE_PREFIXES = ["renders/"]
+DEFAULT_DELETE_PATTERNS = ["renders/*/chunks/*"]
 S3_DELETES = ("s3:deleteobject", "s3:deleteobjectversion")
 
 
@@ -47,7 +50,14 @@ def _under(resource: str, prefixes: list[str]) -> bool:
     return key is not None and any(key.startswith(prefix) for prefix in prefixes)
 
 
-def _statement_problems(statement: Any, write_prefixes: list[str]) -> list[str]:
+def _deletable(resource: str, patterns: list[str]) -> bool:
+    key = _object_key(resource)
+    return key is not None and any(fnmatch.fnmatchcase(key, pattern) for pattern in patterns)
+
+
+def _statement_problems(
+    statement: Any, write_prefixes: list[str], delete_patterns: list[str] = DEFAULT_DELETE_PATTERNS
+) -> list[str]:
     if lookup(statement, "Effect") != "Allow":
         return []
     if lookup(statement, "NotAction") is not None:
@@ -66,7 +76,12 @@ def _statement_problems(statement: Any, write_prefixes: list[str]) -> list[str]:
         )
     else:
         if any(_covers(actions, delete) for delete in S3_DELETES):
-            problems.append("grants s3:DeleteObject; the farm never deletes objects")
+            outside = [r for r in resources if not _deletable(r, delete_patterns)]
+            if outside:
+                problems.append(
+                    f"grants s3:DeleteObject on {', '.join(outside)}; the farm deletes only "
+                    f"chunk segments (arn:aws:s3:::<bucket>/{' or '.join(delete_patterns)})"
+                )
         writes = [a for a in actions if a.startswith("s3:put") or _covers([a], "s3:putobject")]
         outside = [r for r in resources if not _under(r, write_prefixes)]
         if writes and outside:
@@ -113,8 +128,8 @@ def _check(args: ResourceValidationArgs, report: ReportViolation) -> None:
 
 iam_least_privilege = ResourceValidationPolicy(
     name="iam-least-privilege",
-    description="IAM policies grant no s3:*, iam:* or s3:DeleteObject, write to S3 only "
-    "under the allowed prefixes, and pass only named roles.",
+    description="IAM policies grant no s3:*, iam:*, or s3:DeleteObject but on chunk "
+    "segments, write to S3 only under the allowed prefixes, and pass only named roles.",
     validate=_check,
     enforcement_level=EnforcementLevel.MANDATORY,
     config_schema=PolicyConfigSchema(

@@ -30,7 +30,14 @@ try:
 except PackageNotFoundError:  # imported from a source tree that was never installed
     __version__ = "0+unknown"
 
-_RENDER_NAMES = ("RenderResult", "load_source", "render")
+_RENDER_NAMES = (
+    "ChunkResult",
+    "RenderResult",
+    "join_chunks",
+    "load_source",
+    "render",
+    "render_chunk",
+)
 
 
 def __getattr__(name: str):
@@ -44,6 +51,7 @@ __all__ = [
     "AudioTrack",
     "BadInputError",
     "BrowserError",
+    "ChunkResult",
     "Composition",
     "CompositionError",
     "EncodeError",
@@ -55,6 +63,8 @@ __all__ = [
     "RenderResult",
     "RenderlibError",
     "VerificationError",
+    "join_chunks",
     "load_source",
     "render",
+    "render_chunk",
 ]

@@ -25,7 +25,7 @@ from renderlib.errors import CompositionError, OutputPathError
 from renderlib.page_server import AssetServer, RefusingProxy
 from renderlib.progress import Progress, no_progress
 from renderlib.segments import SegmentWriter, segment_grid
-from renderlib.verify import verify
+from renderlib.verify import ProbedVideo, verify
 
 # Starting a browser costs about as much as capturing this many frames; a
 # worker is only worth it with at least this many frames to capture.
@@ -97,79 +97,234 @@ def render(
     """
     started = time.monotonic()
     start, end = _check_range(frame_range, composition.frame_count)
-    frames = end - start
-    if workers is not None and workers < 1:
-        raise CompositionError(f"workers: expected at least 1, got {workers}")
-    workers = min(workers or default_workers(frames), frames)
+    workers = _check_workers(workers, end - start)
     output = _prepare_output(Path(output_path))
-    poster_frame = composition.output.poster_frame
-    if poster_frame is None or not start <= poster_frame < end:
-        poster_frame = start + frames // 2
-    settings = composition.output.resolved()
 
     with tempfile.TemporaryDirectory(prefix=".renderlib-", dir=output.parent) as work_dir:
         work = Path(work_dir)
-        audio = None
-        if composition.audio:
-            from renderlib.audio import mix_audio
-
-            progress("audio", 0, 1)
-            audio = mix_audio(composition, work / "audio.wav")
-            progress("audio", 1, 1)
-
-        rate = composition.frame_rate
-        with SegmentWriter(
-            segment_grid(start, end, rate),
+        audio = _mix_audio(composition, work, progress)
+        capture = _capture_segments(composition, work, start, end, workers, progress, hold_timeout)
+        return _finish(
+            composition,
+            capture.segments.paths,
+            output,
             work,
-            lambda path: SegmentEncoder(
-                path, frame_rate=rate, crf=settings["crf"], preset=settings["preset"]
-            ),
-        ) as segments:
-            capture = _Capture(
-                composition,
-                settings,
-                _worker_ranges(start, end, workers),
-                segments,
-                poster_frame,
-                progress,
-                hold_timeout,
-            )
-            capture.run()
-            segments.finish()
-
-        progress("encode", 0, 1)
-        joined = work / "video.mp4"
-        join_and_mux(
-            segments.paths,
-            joined,
             audio=audio,
-            audio_start=start / rate,
-            duration=frames / rate,
-            frame_rate=rate,
-            audio_bitrate=composition.output.audio_bitrate,
+            frame_range=(start, end),
+            poster=capture.poster,
+            captures=capture.captures,
+            workers=workers,
+            started=started,
+            progress=progress,
         )
-        progress("encode", 1, 1)
-        progress("verify", 0, 1)
-        probed = verify(
-            joined,
-            width=composition.width,
-            height=composition.height,
-            frames=frames,
-            frame_rate=rate,
-            with_audio=audio is not None,
-        )
-        progress("verify", 1, 1)
-        poster = work / "poster.jpg"
-        poster.write_bytes(capture.poster)
-        poster_path = output.with_suffix(".jpg")
-        os.replace(poster, poster_path)
-        os.replace(joined, output)
 
+
+@dataclass(frozen=True)
+class ChunkResult:
+    """One chunk of a render: frames [start, end) as a video-only MP4 of their grid
+    segments, ready to be joined with the other chunks by ``join_chunks``."""
+
+    path: Path
+    start: int
+    end: int
+    captures: int
+    # The poster frame's JPEG, when the poster frame is in this chunk.
+    poster: bytes | None
+    seconds: float
+    workers: int
+
+
+def render_chunk(
+    composition: Composition,
+    output_path: Path | str,
+    *,
+    frame_range: tuple[int, int],
+    workers: int | None = None,
+    progress: Progress = no_progress,
+    hold_timeout: float = 30.0,
+) -> ChunkResult:
+    """Render frames [start, end) of ``composition`` to a video-only MP4 at ``output_path``.
+
+    The range should start and end on the segment grid (renderlib/chunks.py plans such
+    ranges): then the chunks of a render joined by ``join_chunks`` are the same video a
+    single render makes. The file appears only once it is verified.
+    """
+    started = time.monotonic()
+    start, end = _check_range(frame_range, composition.frame_count)
+    workers = _check_workers(workers, end - start)
+    output = _prepare_output(Path(output_path))
+    poster_frame = _poster_frame(composition, 0, composition.frame_count)
+    with tempfile.TemporaryDirectory(prefix=".renderlib-", dir=output.parent) as work_dir:
+        work = Path(work_dir)
+        capture = _capture_segments(
+            composition, work, start, end, workers, progress, hold_timeout, poster_frame
+        )
+        joined = work / "chunk.mp4"
+        _join_verified(composition, capture.segments.paths, joined, None, start, end, progress)
+        os.replace(joined, output)
+    return ChunkResult(
+        path=output,
+        start=start,
+        end=end,
+        captures=capture.captures,
+        poster=capture.poster if start <= poster_frame < end else None,
+        seconds=time.monotonic() - started,
+        workers=workers,
+    )
+
+
+def join_chunks(
+    composition: Composition,
+    chunk_paths: list[Path],
+    output_path: Path | str,
+    *,
+    poster: bytes,
+    captures: int,
+    progress: Progress = no_progress,
+) -> RenderResult:
+    """The whole render from its chunks (``render_chunk`` files covering every frame, in
+    order): joined without re-encoding, the audio mixed once for the whole duration and
+    muxed, verified; the MP4 and its poster JPEG (``poster``: the poster frame's JPEG)
+    appear only once verified. ``captures``: the frames the chunks captured, in all."""
+    started = time.monotonic()
+    output = _prepare_output(Path(output_path))
+    with tempfile.TemporaryDirectory(prefix=".renderlib-", dir=output.parent) as work_dir:
+        work = Path(work_dir)
+        return _finish(
+            composition,
+            [Path(path) for path in chunk_paths],
+            output,
+            work,
+            audio=_mix_audio(composition, work, progress),
+            frame_range=(0, composition.frame_count),
+            poster=poster,
+            captures=captures,
+            workers=len(chunk_paths),
+            started=started,
+            progress=progress,
+        )
+
+
+def _check_workers(workers: int | None, frames: int) -> int:
+    if workers is not None and workers < 1:
+        raise CompositionError(f"workers: expected at least 1, got {workers}")
+    return min(workers or default_workers(frames), frames)
+
+
+def _poster_frame(composition: Composition, start: int, end: int) -> int:
+    poster_frame = composition.output.poster_frame
+    if poster_frame is None or not start <= poster_frame < end:
+        poster_frame = start + (end - start) // 2
+    return poster_frame
+
+
+def _mix_audio(composition: Composition, work: Path, progress: Progress) -> Path | None:
+    if not composition.audio:
+        return None
+    from renderlib.audio import mix_audio
+
+    progress("audio", 0, 1)
+    audio = mix_audio(composition, work / "audio.wav")
+    progress("audio", 1, 1)
+    return audio
+
+
+def _capture_segments(
+    composition: Composition,
+    work: Path,
+    start: int,
+    end: int,
+    workers: int,
+    progress: Progress,
+    hold_timeout: float,
+    poster_frame: int | None = None,
+) -> _Capture:
+    """Capture frames [start, end) into their grid segments in ``work``, all written."""
+    settings = composition.output.resolved()
+    rate = composition.frame_rate
+    with SegmentWriter(
+        segment_grid(start, end, rate),
+        work,
+        lambda path: SegmentEncoder(
+            path, frame_rate=rate, crf=settings["crf"], preset=settings["preset"]
+        ),
+    ) as segments:
+        capture = _Capture(
+            composition,
+            settings,
+            _worker_ranges(start, end, workers),
+            segments,
+            _poster_frame(composition, start, end) if poster_frame is None else poster_frame,
+            progress,
+            hold_timeout,
+        )
+        capture.run()
+        segments.finish()
+    return capture
+
+
+def _join_verified(
+    composition: Composition,
+    paths: list[Path],
+    joined: Path,
+    audio: Path | None,
+    start: int,
+    end: int,
+    progress: Progress,
+) -> ProbedVideo:
+    rate = composition.frame_rate
+    progress("encode", 0, 1)
+    join_and_mux(
+        paths,
+        joined,
+        audio=audio,
+        audio_start=start / rate,
+        duration=(end - start) / rate,
+        frame_rate=rate,
+        audio_bitrate=composition.output.audio_bitrate,
+    )
+    progress("encode", 1, 1)
+    progress("verify", 0, 1)
+    probed = verify(
+        joined,
+        width=composition.width,
+        height=composition.height,
+        frames=end - start,
+        frame_rate=rate,
+        with_audio=audio is not None,
+    )
+    progress("verify", 1, 1)
+    return probed
+
+
+def _finish(
+    composition: Composition,
+    paths: list[Path],
+    output: Path,
+    work: Path,
+    *,
+    audio: Path | None,
+    frame_range: tuple[int, int],
+    poster: bytes,
+    captures: int,
+    workers: int,
+    started: float,
+    progress: Progress,
+) -> RenderResult:
+    """Join, mux and verify in ``work``, then move the MP4 and its poster into place."""
+    start, end = frame_range
+    joined = work / "video.mp4"
+    probed = _join_verified(composition, paths, joined, audio, start, end, progress)
+    poster_file = work / "poster.jpg"
+    poster_file.write_bytes(poster)
+    poster_path = output.with_suffix(".jpg")
+    os.replace(poster_file, poster_path)
+    os.replace(joined, output)
     return RenderResult(
         path=output,
         poster_path=poster_path,
-        frames=frames,
-        captures=capture.captures,
+        frames=end - start,
+        captures=captures,
         width=probed.width,
         height=probed.height,
         fps=composition.fps,

@@ -73,6 +73,21 @@ def show_job(args: argparse.Namespace) -> int:
     for name, value in fields:
         if value is not None:
             print(f"{name + ':':12} {value}")
+    if job.chunked:
+        chunks = client.list_chunks(job.id)
+        frames = sum(
+            c.frames if c.status == JobStatus.SUCCEEDED else c.frames_done or 0 for c in chunks
+        )
+        print(
+            f"{'chunks:':12} {job.chunks_done}/{job.chunk_count} done, "
+            f"{frames}/{sum(c.frames for c in chunks)} frames rendered"
+        )
+        for c in chunks:
+            print(
+                f"  {c.name}: {c.status} (attempt {c.retry_count}), "
+                f"{c.frames_done or 0}/{c.frames} frames"
+                + (f", {c.task_arn}" if c.task_arn else "")
+            )
     for run in client.list_render_runs(job.id):
         print(f"{'render run:':12} {run.id} {run.status} {run.mp4_artifact_key or ''}")
         if run.task_seconds is not None:

@@ -41,6 +41,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="retries after transient failures (default: the API's, 3)",
     )
+    parser.add_argument(
+        "--chunks",
+        type=int,
+        default=None,
+        help="split the render into this many chunks, each its own task (default: the "
+        "farm's, which splits long videos only)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -62,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
             args.storage,
             video_id=args.video_id,
             max_retries=args.max_retries,
+            chunks=args.chunks,
         )
         print(
             f"generation run {submitted.generation_run.id} "

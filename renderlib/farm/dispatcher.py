@@ -15,6 +15,14 @@ Rules that make every job run exactly once per attempt:
 - the launch is idempotent per attempt (RunTask clientToken = job id + attempt);
 - every reap is conditional on the job still being at the attempt the evidence is about.
 
+Chunked jobs (docs/farm.md, "Chunked renders"): the job's own task only splits it into
+RenderChunks; each chunk attempt is then claimed, launched (client token
+``<job>:<chunk>:<attempt>``), reaped and retried alone by these same rules, in the same
+capacity. A chunk out of retries fails its job (the reason names the chunk); the chunks
+of a job that is no longer running (canceled, failed) are canceled, not launched. When a
+chunk's task stops and its job has succeeded, the dispatcher (the farm's cleanup role;
+the tasks' role has no delete) deletes the job's chunk segments.
+
 Capacity = max concurrent tasks - the worker tasks ECS lists as pending or running, read
 once per invocation and counted down as this invocation launches. Racing dispatchers can
 each see the same free capacity, so infra reserves one concurrent dispatcher.
@@ -45,13 +53,16 @@ from renderlib.errors import (
     JobNotFoundError,
     JobsApiError,
     LaunchError,
+    StorageError,
 )
 from renderlib.farm.launcher import Launcher, TaskState, task_state_from_ecs
 from renderlib.farm.logs import emit_metric
 from renderlib.farm.settings import DispatchSettings
+from renderlib.farm.storage import CHUNKS_FOLDER, Storage
+from renderlib.jobs.chunk_client import chunk_id
 from renderlib.jobs.client import JobsClient
 from renderlib.jobs.fields import TOKEN_RULE, is_token
-from renderlib.jobs.records import Job
+from renderlib.jobs.records import Job, RenderChunk
 from renderlib.jobs.status import JobStatus
 
 STREAM = "stream"
@@ -85,10 +96,12 @@ def handle_event(
     clock: Callable[[], datetime] | None = None,
     agent_id: str | None = None,
     remaining_seconds: Callable[[], float] | None = None,
+    storage: Storage | None = None,
 ) -> Report:
     """Handle one invocation. ``clock`` gives the time now (UTC); ``remaining_seconds`` the
     time left to this invocation (from Lambda's context): no new work starts when less
-    than the settings' margin is left."""
+    than the settings' margin is left. ``storage``: where chunk segments are deleted from
+    once their job succeeded (None: they are left)."""
     dispatcher = Dispatcher(
         client,
         launcher,
@@ -96,10 +109,12 @@ def handle_event(
         clock=clock or (lambda: datetime.now(UTC)),
         agent_id=agent_id or default_agent_id(),
         remaining_seconds=remaining_seconds,
+        storage=storage,
     )
     kind = event_kind(event)
     if kind == STREAM:
         report = dispatcher.dispatch_ids(stream_job_ids(event["Records"]), Report(kind))
+        dispatcher.dispatch_chunks_of(stream_split_job_ids(event["Records"]), report)
     elif kind == SWEEP:
         report = dispatcher.sweep()
     elif kind == TASK_STOPPED:
@@ -159,6 +174,22 @@ def stream_job_ids(records: Iterable[Mapping[str, Any]]) -> list[str]:
     return ids
 
 
+def stream_split_job_ids(records: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Ids of the jobs the batch shows newly split into chunks (chunkCount appears on a
+    running job): their chunks are queued for launch."""
+    ids: list[str] = []
+    for record in records:
+        images = record.get("dynamodb") or {}
+        new, old = images.get("NewImage") or {}, images.get("OldImage") or {}
+        if record.get("eventName") != "MODIFY" or _attr(new, "status") != "running":
+            continue
+        if "chunkCount" in new and "chunkCount" not in old:
+            job_id = _attr(new, "id")
+            if job_id and job_id not in ids:
+                ids.append(job_id)
+    return ids
+
+
 def _attr(image: Mapping[str, Any], name: str) -> str | None:
     value = image.get(name) or {}
     return value.get("S") if isinstance(value, Mapping) else None
@@ -168,15 +199,16 @@ def default_agent_id() -> str:
     return f"dispatcher:{socket.gethostname()}:{os.getpid()}"
 
 
-def job_of_task(detail: Mapping[str, Any]) -> tuple[str, int] | None:
-    """(job id, attempt) from a task's JOB_ID/JOB_ATTEMPT container overrides."""
+def job_of_task(detail: Mapping[str, Any]) -> tuple[str, int, int | None] | None:
+    """(job id, attempt, chunk index or None) from a task's JOB_ID, JOB_ATTEMPT and
+    CHUNK_INDEX container overrides."""
     env: dict[str, str] = {}
     for override in (detail.get("overrides") or {}).get("containerOverrides") or []:
         for item in override.get("environment") or []:
             env[item.get("name")] = item.get("value")
-    attempt = env.get("JOB_ATTEMPT") or ""
+    attempt, chunk = env.get("JOB_ATTEMPT") or "", env.get("CHUNK_INDEX") or ""
     if env.get("JOB_ID") and attempt.isdigit():
-        return env["JOB_ID"], int(attempt)
+        return env["JOB_ID"], int(attempt), int(chunk) if chunk.isdigit() else None
     return None
 
 
@@ -190,7 +222,9 @@ class Dispatcher:
         clock: Callable[[], datetime],
         agent_id: str,
         remaining_seconds: Callable[[], float] | None,
+        storage: Storage | None = None,
     ) -> None:
+        self.storage = storage
         self.client = client
         self.launcher = launcher
         self.settings = settings
@@ -206,29 +240,63 @@ class Dispatcher:
             self._launch_in_order(job_ids, self._launch_budget(report), report)
         return report
 
+    def dispatch_chunks_of(self, job_ids: list[str], report: Report) -> Report:
+        """Claim and launch the queued chunks of these (just split) jobs."""
+        if job_ids:
+            chunks = [
+                chunk
+                for job_id in job_ids
+                for chunk in self.client.list_chunks(job_id)
+                if chunk.status == JobStatus.QUEUED
+            ]
+            self._launch_chunks(chunks, self._launch_budget(report), report)
+        return report
+
     def dispatch_queued(self, report: Report) -> Report:
-        """Launch the oldest queued render jobs the free capacity allows."""
+        """Launch the oldest queued render jobs, then chunks, the free capacity allows."""
         budget = self._launch_budget(report)
         if budget > 0:
             # Other dispatchers may win some claims: read a few more jobs than slots.
             limit = min(self.settings.max_jobs_examined, 2 * budget + 10)
             queued = self._jobs(JobStatus.QUEUED, report, limit)
-            self._launch_in_order([job.id for job in queued], budget, report)
+            budget = self._launch_in_order([job.id for job in queued], budget, report)
+        if budget > 0:
+            limit = min(self.settings.max_jobs_examined, 2 * budget + 10)
+            self._launch_chunks(self._chunks(JobStatus.QUEUED, report, limit), budget, report)
         return report
 
-    def _launch_in_order(self, job_ids: list[str], budget: int, report: Report) -> None:
+    def _launch_in_order(self, job_ids: list[str], budget: int, report: Report) -> int:
+        """Launch within ``budget``; the budget left."""
         for job_id in job_ids:
             if budget <= 0 or self._out_of_time(report):
-                return
+                return budget
             if self._claim_and_launch(job_id, report):
+                budget -= 1
+        return budget
+
+    def _launch_chunks(self, chunks: list[RenderChunk], budget: int, report: Report) -> None:
+        jobs: dict[str, Job | None] = {}
+        for chunk in chunks:
+            if budget <= 0 or self._out_of_time(report):
+                return
+            if chunk.job_id not in jobs:
+                jobs[chunk.job_id] = self._job_or_none(chunk.job_id)
+            if self._claim_and_launch_chunk(jobs[chunk.job_id], chunk, report):
                 budget -= 1
 
     def sweep(self) -> Report:
         report = Report(SWEEP)
         self.reap_lost_jobs(report)
+        self.reap_lost_chunks(report)
         queued = self._jobs(JobStatus.QUEUED, report)
         self._publish_queue_metrics(queued)
-        return self.dispatch_ids([job.id for job in queued], report)
+        chunks = self._chunks(JobStatus.QUEUED, report)
+        if queued or chunks:  # nothing to launch needs no ListTasks
+            budget = self._launch_in_order(
+                [job.id for job in queued], self._launch_budget(report), report
+            )
+            self._launch_chunks(chunks, budget, report)
+        return report
 
     def _launch_budget(self, report: Report) -> int:
         report.capacity = max(
@@ -258,6 +326,77 @@ class Dispatcher:
         report.launched.append(job.id)
         log_event(log, "launched", job_id=job.id, attempt=attempt, task=task_id)
         return True
+
+    def _claim_and_launch_chunk(self, job: Job | None, chunk: RenderChunk, report: Report) -> bool:
+        if job is None:
+            return False
+        if job.status != JobStatus.RUNNING:
+            self._cancel_chunk(chunk, report)
+            return False
+        try:
+            claimed = self.client.claim_chunk(chunk.id, self.agent_id)
+        except (ClaimLostError, JobNotFoundError):
+            report.claims_lost += 1
+            return False
+        attempt = claimed.retry_count
+        try:
+            task_id = self.launcher.launch(job, attempt, chunk=chunk.index)
+        except LaunchError as exc:
+            log_event(
+                log,
+                "chunk launch failed",
+                level=logging.WARNING,
+                job_id=job.id,
+                chunk=chunk.index,
+                attempt=attempt,
+                error=str(exc),
+                retry_counted=not exc.task_may_exist,
+            )
+            try:
+                if exc.task_may_exist:
+                    self.client.requeue_chunk(
+                        claimed, f"launch failed, retrying: {exc}", count_retry=False
+                    )
+                    report.requeued.append(_chunk_name(claimed))
+                else:
+                    self._retry_or_fail_chunk(claimed, str(exc), report)
+            except ClaimLostError:
+                pass
+            return False
+        try:
+            self.client.set_chunk_task_arn(chunk.id, task_id, agent_id=self.agent_id)
+        except ClaimLostError:
+            pass  # its worker already finished or requeued it
+        report.launched.append(_chunk_name(chunk))
+        log_event(log, "launched", job_id=job.id, chunk=chunk.index, attempt=attempt, task=task_id)
+        return True
+
+    def _cancel_chunk(self, chunk: RenderChunk, report: Report) -> None:
+        """A chunk of a job that stopped (canceled, failed) runs no more."""
+        try:
+            self.client.cancel_chunk(chunk)
+            log_event(log, "chunk canceled", job_id=chunk.job_id, chunk=chunk.index)
+        except ClaimLostError:
+            pass
+
+    def _retry_or_fail_chunk(self, chunk: RenderChunk, reason: str, report: Report) -> None:
+        """Retry the chunk alone; once it is out of retries, its job fails, naming it."""
+        after = self.client.retry_or_fail_chunk(chunk, reason)
+        name = _chunk_name(chunk)
+        if after.status != JobStatus.FAILED:
+            report.requeued.append(name)
+            log_event(log, "reaped", job_id=chunk.job_id, chunk=chunk.index, reason=reason)
+            return
+        report.failed.append(name)
+        try:
+            self.client.fail(
+                chunk.job_id,
+                f"{chunk.name} failed: {after.failure_reason}",
+                expected_status=JobStatus.RUNNING,
+            )
+        except ClaimLostError:
+            pass  # the job stopped meanwhile
+        log_event(log, "failed", job_id=chunk.job_id, chunk=chunk.index, reason=reason)
 
     def _fail_unlaunchable(self, job_id: str, report: Report) -> None:
         """A job whose id is not a path-safe token (it reached the queue through an API
@@ -319,17 +458,106 @@ class Dispatcher:
         if found is None:
             log_event(log, "stopped task names no job", task=detail.get("taskArn"))
             return report
-        job_id, attempt = found
+        job_id, attempt, chunk_index = found
         try:
             job = self.client.get_job(job_id)
         except JobNotFoundError:
             return report
         report.examined = 1
+        if chunk_index is not None:
+            self._reap_stopped_chunk(job, chunk_index, attempt, detail, report)
+            return report
         if job.status not in (JobStatus.CLAIMED, JobStatus.RUNNING) or job.retry_count != attempt:
             return report  # the worker finished, failed or requeued it itself
+        if job.chunked and job.status == JobStatus.RUNNING and self._chunks_going(job):
+            return report  # it split the job and is done: the chunks' tasks go on
         state = task_state_from_ecs(detail, _container_name(detail))
         self._retry_or_fail(job.id, attempt, state.describe(), job.status, report)
         return report
+
+    def _reap_stopped_chunk(
+        self, job: Job, index: int, attempt: int, detail: Mapping[str, Any], report: Report
+    ) -> None:
+        if job.status == JobStatus.SUCCEEDED:
+            self._delete_chunk_segments(job)
+        try:
+            chunk = self.client.get_chunk(chunk_id(job.id, index))
+        except JobNotFoundError:
+            return
+        if chunk.status not in (JobStatus.CLAIMED, JobStatus.RUNNING):
+            return
+        if chunk.retry_count != attempt:
+            return
+        try:
+            if job.status == JobStatus.SUCCEEDED:
+                self.client.succeed_chunk(chunk, attempt=attempt)  # its segment is in the video
+            elif job.status != JobStatus.RUNNING:
+                self._cancel_chunk(chunk, report)
+            else:
+                state = task_state_from_ecs(detail, _container_name(detail))
+                self._retry_or_fail_chunk(chunk, state.describe(), report)
+        except ClaimLostError:
+            pass
+
+    def _chunks_going(self, job: Job) -> bool:
+        """Whether a split job's chunks carry it on: one is yet to run, or all landed (the
+        finisher is at work). Else its task died before it split the job again."""
+        active = (JobStatus.QUEUED, JobStatus.CLAIMED, JobStatus.RUNNING)
+        chunks = self.client.list_chunks(job.id)
+        return job.chunks_done == job.chunk_count or any(c.status in active for c in chunks)
+
+    def _delete_chunk_segments(self, job: Job) -> None:
+        """The succeeded job's chunks/ folder, beside its MP4 (none left: nothing done)."""
+        runs = self.client.list_render_runs(job.id) if self.storage is not None else []
+        if not runs or not runs[0].mp4_artifact_key:
+            return
+        folder = f"{runs[0].mp4_artifact_key.rpartition('/')[0]}/{CHUNKS_FOLDER}/"
+        try:
+            deleted = self.storage.delete_folder(folder)
+        except StorageError as exc:
+            log_event(log, "cannot delete chunk segments", level=logging.WARNING, error=str(exc))
+            return
+        if deleted:
+            log_event(log, "chunk segments deleted", job_id=job.id, files=deleted)
+
+    def reap_lost_chunks(self, report: Report) -> None:
+        """The chunks' reaper, by the jobs' rules: claimed chunks whose task stopped,
+        vanished or never started, running chunks whose heartbeat is older than the lease;
+        and any chunk still going of a job that failed or was canceled. A lost chunk of a
+        succeeded job (the finisher's, stopped after the job's success) succeeded."""
+        claimed = self._chunks(JobStatus.CLAIMED, report)
+        running = self._chunks(JobStatus.RUNNING, report)
+        now, lease = self.clock(), self.settings.heartbeat_lease_seconds
+        task_ids = [chunk.task_arn for chunk in claimed + running if chunk.task_arn]
+        states = self.launcher.task_states(task_ids) if task_ids else {}
+        jobs: dict[str, Job | None] = {}
+        for chunk in claimed + running:
+            if self._out_of_time(report):
+                return
+            if chunk.job_id not in jobs:
+                jobs[chunk.job_id] = self._job_or_none(chunk.job_id)
+            job = jobs[chunk.job_id]
+            if job is None:
+                continue
+            state = states.get(chunk.task_arn or "")
+            if chunk.status == JobStatus.CLAIMED:
+                reason = self._claimed_job_problem(chunk, state, now)
+            else:
+                age = (now - (chunk.heartbeat_at or chunk.updated_at)).total_seconds()
+                reason = f"no heartbeat for {age:.0f} s" if age > lease else None
+                if reason and state is not None and state.stopped:
+                    reason += f" ({state.describe()})"
+            try:
+                if job.status == JobStatus.SUCCEEDED:
+                    # The finisher's own chunk, between the job's success and its own.
+                    if reason is not None:
+                        self.client.succeed_chunk(chunk, attempt=chunk.retry_count)
+                elif job.status != JobStatus.RUNNING:
+                    self._cancel_chunk(chunk, report)
+                elif reason is not None:
+                    self._retry_or_fail_chunk(chunk, reason, report)
+            except ClaimLostError:
+                continue
 
     def reap_lost_jobs(self, report: Report) -> None:
         """Claimed jobs whose task stopped, vanished or never started the job, and running
@@ -341,7 +569,8 @@ class Dispatcher:
         stale = [
             (job, (now - (job.heartbeat_at or job.updated_at)).total_seconds()) for job in running
         ]
-        stale = [(job, age) for job, age in stale if age > lease]
+        # A split job runs no task of its own: its chunks' are reaped instead.
+        stale = [(job, age) for job, age in stale if age > lease and not job.chunked]
         task_ids = [job.task_arn for job in claimed if job.task_arn]
         task_ids += [job.task_arn for job, _ in stale if job.task_arn]
         states = self.launcher.task_states(task_ids) if task_ids else {}
@@ -380,7 +609,9 @@ class Dispatcher:
             except ClaimLostError:
                 continue
 
-    def _claimed_job_problem(self, job: Job, state: TaskState | None, now: datetime) -> str | None:
+    def _claimed_job_problem(
+        self, job: Job | RenderChunk, state: TaskState | None, now: datetime
+    ) -> str | None:
         waited = (now - job.updated_at).total_seconds()
         if job.task_arn is None:
             if waited > self.settings.claim_timeout_seconds:
@@ -425,6 +656,26 @@ class Dispatcher:
                 break
         return jobs
 
+    def _chunks(
+        self, status: JobStatus, report: Report, limit: int | None = None
+    ) -> list[RenderChunk]:
+        """Chunks in ``status``, oldest first: at most ``limit`` (default max_jobs_examined)."""
+        chunks, limit = [], limit or self.settings.max_jobs_examined
+        for read, chunk in enumerate(
+            self.client.iter_chunks(status, page_size=min(limit, 100)), start=1
+        ):
+            report.examined += 1
+            chunks.append(chunk)
+            if read >= limit or self._out_of_time(report):
+                break
+        return chunks
+
+    def _job_or_none(self, job_id: str) -> Job | None:
+        try:
+            return self.client.get_job(job_id)
+        except JobNotFoundError:
+            return None
+
     def _out_of_time(self, report: Report) -> bool:
         if self.remaining_seconds is None:
             return False
@@ -432,6 +683,11 @@ class Dispatcher:
             report.out_of_budget = True
             return True
         return False
+
+
+def _chunk_name(chunk: RenderChunk) -> str:
+    """How a report lists a chunk: ``<job>:<chunk>``."""
+    return f"{chunk.job_id}:{chunk.index}"
 
 
 def _container_name(detail: Mapping[str, Any]) -> str:

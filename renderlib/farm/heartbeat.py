@@ -84,6 +84,10 @@ class Heartbeat:
         self._wake.set()
         self._thread.join()
 
+    def _report(self, message: str | None, progress: float | None, data: dict | None) -> None:
+        """One beat: refresh the heartbeat, with a progress event given a message or progress."""
+        self.client.heartbeat(self.job_id, progress, message, attempt=self.attempt, data=data)
+
     def _check(self) -> None:
         if self.lost.is_set():
             raise ClaimLostError(
@@ -107,13 +111,7 @@ class Heartbeat:
             updates = [current]
         try:
             for message, progress, data in updates or [(None, None, None)]:
-                self.client.heartbeat(
-                    self.job_id,
-                    None if progress is None else round(progress, 3),
-                    message,
-                    attempt=self.attempt,
-                    data=data,
-                )
+                self._report(message, None if progress is None else round(progress, 3), data)
                 self._reported = (message, progress, data) if message else self._reported
         except ClaimLostError:
             log.warning("the job is no longer this attempt's (requeued or canceled): stopping")

@@ -1,16 +1,18 @@
-"""Launchers start one worker task per job attempt and report on the tasks they started.
+"""Launchers start one worker task per job (or chunk) attempt and report on the tasks they started.
 
 The dispatcher sees only this interface:
 
 - ``active_task_count()``: worker tasks that are starting or running now (the capacity
   already in use, whoever started those tasks);
-- ``launch(job, attempt) -> task id``: start the worker for that attempt, idempotently
-  (launching the same attempt twice yields the same task); LaunchError when it cannot;
+- ``launch(job, attempt, chunk=None) -> task id``: start the worker for that attempt of the
+  job (or, given ``chunk``, of that chunk of it), idempotently (launching the same attempt
+  twice yields the same task); LaunchError when it cannot;
 - ``task_states(task_ids)``: what became of tasks (absent from the answer: unknown).
 
 ``EcsLauncher`` runs Fargate tasks with RunTask; ``LocalLauncher`` runs the same worker
 entry point (``python -m handlers.worker``) as a local process with the same environment
-contract (JOB_ID, JOB_ATTEMPT) and reports exits as ECS "Task State Change" events.
+contract (JOB_ID, JOB_ATTEMPT, CHUNK_INDEX for a chunk) and reports exits as ECS "Task
+State Change" events.
 """
 
 from __future__ import annotations
@@ -67,15 +69,16 @@ class TaskState:
 class Launcher(Protocol):
     def active_task_count(self) -> int: ...
 
-    def launch(self, job: Job, attempt: int) -> str: ...
+    def launch(self, job: Job, attempt: int, chunk: int | None = None) -> str: ...
 
     def task_states(self, task_ids: Sequence[str]) -> dict[str, TaskState]: ...
 
 
-def client_token(job_id: str, attempt: int) -> str:
-    """RunTask's idempotency token for one attempt of one job (ECS: <= 64 printable
-    ASCII characters, kept 24 h): a retried launch of the same attempt finds its task."""
-    token = f"{job_id}:{attempt}"
+def client_token(job_id: str, attempt: int, chunk: int | None = None) -> str:
+    """RunTask's idempotency token for one attempt of one job, or of one chunk of it
+    (``<job>:<chunk>:<attempt>``; ECS: <= 64 printable ASCII characters, kept 24 h): a
+    retried launch of the same attempt finds its task."""
+    token = f"{job_id}:{attempt}" if chunk is None else f"{job_id}:{chunk}:{attempt}"
     if len(token) <= 64 and all(33 <= ord(c) <= 126 for c in token):
         return token
     return "sha256:" + hashlib.sha256(token.encode()).hexdigest()[:57]
@@ -94,8 +97,16 @@ def job_tags(job: Job) -> dict[str, str]:
     return tags
 
 
-def worker_environment(job: Job, attempt: int) -> dict[str, str]:
-    return {"JOB_ID": job.id, "JOB_ATTEMPT": str(attempt)}
+def worker_environment(job_id: str, attempt: int, chunk: int | None = None) -> dict[str, str]:
+    env = {"JOB_ID": job_id, "JOB_ATTEMPT": str(attempt)}
+    if chunk is not None:
+        env["CHUNK_INDEX"] = str(chunk)
+    return env
+
+
+def attempt_name(job: Job, attempt: int, chunk: int | None) -> str:
+    """How messages name a launch: "job J attempt 2", "job J chunk 3 attempt 0"."""
+    return f"job {job.id} {'' if chunk is None else f'chunk {chunk} '}attempt {attempt}"
 
 
 class EcsLauncher:
@@ -117,18 +128,18 @@ class EcsLauncher:
             count += len(page["taskArns"])
         return count
 
-    def launch(self, job: Job, attempt: int) -> str:
+    def launch(self, job: Job, attempt: int, chunk: int | None = None) -> str:
         from botocore.exceptions import BotoCoreError, ClientError
 
         settings = self.settings
-        environment = worker_environment(job, attempt)
+        environment = worker_environment(job.id, attempt, chunk)
         try:
             response = self.ecs.run_task(
                 cluster=settings.cluster,
                 taskDefinition=settings.task_definition,
                 launchType="FARGATE",
                 count=1,
-                clientToken=client_token(job.id, attempt),
+                clientToken=client_token(job.id, attempt, chunk),
                 startedBy=settings.started_by,
                 tags=[{"key": k, "value": v} for k, v in job_tags(job).items()],
                 networkConfiguration={
@@ -153,7 +164,8 @@ class EcsLauncher:
             # A timeout or a 5xx may hide a task that did start: the next launch of this
             # attempt reuses the client token and gets that task back instead of a second.
             raise LaunchError(
-                f"RunTask for job {job.id} attempt {attempt} failed: {exc}", task_may_exist=True
+                f"RunTask for {attempt_name(job, attempt, chunk)} failed: {exc}",
+                task_may_exist=True,
             ) from exc
         tasks = response.get("tasks") or []
         if not tasks:
@@ -162,7 +174,8 @@ class EcsLauncher:
                 for f in response.get("failures") or []
             )
             raise LaunchError(
-                f"ECS could not start a task for job {job.id}: {failures or 'no task returned'}",
+                f"ECS could not start a task for {attempt_name(job, attempt, chunk)}: "
+                f"{failures or 'no task returned'}",
                 task_may_exist=False,
             )
         return tasks[0]["taskArn"]
@@ -201,6 +214,7 @@ class _Process:
     task_id: str
     job_id: str
     attempt: int
+    chunk: int | None
     popen: subprocess.Popen
     reported: bool = False
 
@@ -233,18 +247,19 @@ class LocalLauncher:
         with self._lock:
             return sum(1 for p in self._processes.values() if p.popen.poll() is None)
 
-    def launch(self, job: Job, attempt: int) -> str:
+    def launch(self, job: Job, attempt: int, chunk: int | None = None) -> str:
         if not is_token(job.id):  # it names the log file
             raise LaunchError(
                 f"job id {job.id!r} is not a valid id: use {TOKEN_RULE}", task_may_exist=False
             )
-        token = client_token(job.id, attempt)
+        token = client_token(job.id, attempt, chunk)
         with self._lock:
             if token in self._by_token:
                 return self._by_token[token]
             self.log_dir.mkdir(parents=True, exist_ok=True)
-            log_path = self.log_dir / f"{job.id}-{attempt}.log"
-            env = {**os.environ, **self.env, **worker_environment(job, attempt)}
+            part = "" if chunk is None else f"chunk{chunk}-"
+            log_path = self.log_dir / f"{job.id}-{part}{attempt}.log"
+            env = {**os.environ, **self.env, **worker_environment(job.id, attempt, chunk)}
             env["PYTHONPATH"] = os.pathsep.join(
                 p for p in (str(project_root()), env.get("PYTHONPATH")) if p
             )
@@ -263,7 +278,7 @@ class LocalLauncher:
                     f"cannot start the worker for job {job.id}: {exc}", task_may_exist=False
                 ) from exc
             task_id = f"local-task/{popen.pid}"
-            self._processes[task_id] = _Process(task_id, job.id, attempt, popen)
+            self._processes[task_id] = _Process(task_id, job.id, attempt, chunk, popen)
             self._by_token[token] = task_id
             return task_id
 
@@ -334,8 +349,10 @@ class LocalLauncher:
                         {
                             "name": self.CONTAINER_NAME,
                             "environment": [
-                                {"name": "JOB_ID", "value": process.job_id},
-                                {"name": "JOB_ATTEMPT", "value": str(process.attempt)},
+                                {"name": name, "value": value}
+                                for name, value in worker_environment(
+                                    process.job_id, process.attempt, process.chunk
+                                ).items()
                             ],
                         }
                     ]

@@ -2,10 +2,11 @@
 
     jobs API       renderlib.jobs.server over SQLite     (cloud: AppSync + DynamoDB)
     dispatcher     renderlib.farm.dispatcher             (cloud: the same, in Lambda)
-    job stream     a poll of the queue every 0.5 s       (cloud: the Job table's stream)
+    job stream     a poll of the queues (jobs, chunks)   (cloud: the Job table's stream)
+                   every 0.5 s
     sweep          every ``sweep_interval`` seconds      (cloud: EventBridge schedule)
     STOPPED events LocalLauncher.stopped_events()        (cloud: ECS via EventBridge)
-    worker tasks   ``python -m handlers.worker`` processes, one per job attempt
+    worker tasks   ``python -m handlers.worker`` processes, one per job (or chunk) attempt
     S3             the folder FOLDER/storage              (cloud: the render bucket)
 
 The API's origin also serves the farm page at / (renderlib/jobs/web/) and the stored
@@ -27,6 +28,7 @@ from pathlib import Path
 from renderlib.farm.dispatcher import handle_event
 from renderlib.farm.launcher import LocalLauncher
 from renderlib.farm.settings import DispatchSettings
+from renderlib.farm.storage import LocalStorage
 from renderlib.jobs.api_keys import KEYS_FILE, ApiKeys
 from renderlib.jobs.auth import ApiKeyAuth
 from renderlib.jobs.client import JobsClient
@@ -50,6 +52,28 @@ def queued_stream_event(job_ids: list[str]) -> dict:
                         "status": {"S": "queued"},
                         "kind": {"S": "render"},
                     }
+                },
+            }
+            for job_id in job_ids
+        ]
+    }
+
+
+def split_stream_event(job_ids: list[str]) -> dict:
+    """What the Job table's stream would deliver for these jobs just split into chunks."""
+    return {
+        "Records": [
+            {
+                "eventName": "MODIFY",
+                "eventSource": "renderlib.local",
+                "dynamodb": {
+                    "OldImage": {"id": {"S": job_id}, "status": {"S": "running"}},
+                    "NewImage": {
+                        "id": {"S": job_id},
+                        "status": {"S": "running"},
+                        "kind": {"S": "render"},
+                        "chunkCount": {"N": "0"},
+                    },
                 },
             }
             for job_id in job_ids
@@ -166,6 +190,13 @@ class LocalFarm:
                     new = [job.id for job in queued if job.failure_reason is None]
                     if new:
                         self._handle(queued_stream_event(new))
+                    split = {
+                        chunk.job_id
+                        for chunk in self.client.iter_chunks("queued")
+                        if chunk.failure_reason is None
+                    }
+                    if split:
+                        self._handle(split_stream_event(sorted(split)))
             except Exception:  # noqa: BLE001 - keep dispatching; the sweep catches up
                 log.exception("dispatcher loop failed; retrying")
             self._stop.wait(self.config.poll_interval)
@@ -177,4 +208,5 @@ class LocalFarm:
             launcher=self.launcher,
             settings=self.settings,
             agent_id="local-farm",
+            storage=LocalStorage(self.storage),
         )

@@ -28,6 +28,8 @@ from renderlib.jobs.records import GenerationRun
 
 GENERATIONS_PREFIX = "generations"
 RENDERS_PREFIX = "renders"
+# A chunked job's segments wait for the fan-in here, beside its MP4, until it succeeds.
+CHUNKS_FOLDER = "chunks"
 # Files above this go up in parts of this size, several at once.
 MULTIPART_CHUNK_BYTES = 16 * 1024 * 1024
 
@@ -61,6 +63,11 @@ class Storage(ABC):
 
     @abstractmethod
     def exists(self, key: str) -> bool: ...
+
+    @abstractmethod
+    def delete_folder(self, folder: str) -> int:
+        """Delete every file under ``folder`` (a key prefix ending in '/'); how many.
+        Only the farm's cleanup (the dispatcher) may: the worker tasks' role has no delete."""
 
 
 class LocalStorage(Storage):
@@ -105,6 +112,12 @@ class LocalStorage(Storage):
 
     def exists(self, key: str) -> bool:
         return self.path(key).is_file()
+
+    def delete_folder(self, folder: str) -> int:
+        root = self.path(folder.rstrip("/"))
+        files = [path for path in root.rglob("*") if path.is_file()] if root.is_dir() else []
+        shutil.rmtree(root, ignore_errors=True)
+        return len(files)
 
 
 class S3Storage(Storage):
@@ -164,6 +177,25 @@ class S3Storage(Storage):
         except BotoCoreError as exc:
             raise StorageError(f"cannot read {self.url(key)}: {exc}") from exc
         return True
+
+    def delete_folder(self, folder: str) -> int:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        deleted = 0
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=folder
+            )
+            for page in pages:  # at most 1000 keys a page, as DeleteObjects takes
+                keys = [{"Key": item["Key"]} for item in page.get("Contents") or []]
+                if keys:
+                    self.client.delete_objects(
+                        Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True}
+                    )
+                    deleted += len(keys)
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f"cannot delete {self.url(folder)}: {exc}") from exc
+        return deleted
 
 
 def storage_from_url(location: str, client=None) -> Storage:

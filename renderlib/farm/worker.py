@@ -27,6 +27,7 @@ from renderlib.errors import (
     JobsApiError,
     RenderlibError,
 )
+from renderlib.farm.chunking import ChunkPolicy
 from renderlib.farm.heartbeat import Heartbeat
 from renderlib.farm.interrupts import Interrupts, Terminated, TimeLimitExceeded
 from renderlib.farm.logs import emit_metric
@@ -43,6 +44,7 @@ from renderlib.jobs.records import Job, RenderRun
 from renderlib.jobs.status import JobStatus
 
 if TYPE_CHECKING:
+    from renderlib.composition import Composition
     from renderlib.renderer import RenderResult
 
 log = logging.getLogger(__name__)
@@ -55,9 +57,11 @@ POSTER_NAME = "poster.jpg"
 class Outcome:
     """How the attempt ended.
 
-    status: succeeded | failed | requeued | not-ours (another attempt owns the job,
-    or it was requeued or canceled meanwhile) | unreported (the jobs API could not
-    be told; the reaper will requeue the job).
+    status: succeeded | failed | requeued | split (into chunks, which their own tasks
+    run) | not-ours (another attempt owns the job, or it was requeued or canceled
+    meanwhile) | unreported (the jobs API could not be told; the reaper will requeue
+    the job). A chunk's attempt ends the same ways, ``landed`` when its segment is in and
+    another chunk's task joins the video.
     """
 
     status: str
@@ -70,13 +74,16 @@ class Outcome:
 
 
 @dataclass(frozen=True)
-class _Rendered:
+class Rendered:
     job: Job
     video_id: str
     generation_run_id: str
     mp4_key: str
     poster_key: str
     result: RenderResult
+    # The seconds of the other tasks whose work this one joined (a chunked job's chunk
+    # tasks), priced into the RenderRun's cost with this task's own.
+    other_task_seconds: tuple[float, ...] = ()
 
 
 def run_worker(
@@ -91,13 +98,16 @@ def run_worker(
     workers: int | None = None,
     task_size: TaskSize | None = None,
     prices: FargatePrices | None = None,
+    policy: ChunkPolicy | None = None,
 ) -> Outcome:
     """Run attempt ``attempt`` (the job's retryCount when it was claimed) of job ``job_id``.
 
     Must be called in the main thread: SIGTERM and the time limit stop the render by
     raising there. ``workers`` (browsers) defaults to what the CPU count allows. The
     RenderRun's cost is priced for ``task_size`` at ``prices`` (default: from the
-    environment, see renderlib/cost.py).
+    environment, see renderlib/cost.py). A job the ``policy`` (default: the farm's, from
+    the environment) splits into chunks is only split here: its chunks' own tasks render
+    it (renderlib/farm/chunk_worker.py).
     """
     task_size = task_size or TaskSize.from_env()
     prices = prices or FargatePrices.from_env()
@@ -117,28 +127,52 @@ def run_worker(
         tmp = Path(work.name)
         try:
             with heartbeat, work:
-                rendered = _render_job(job, client, storage, heartbeat, tmp, workers)
+                rendered = _render_job(
+                    job, client, storage, heartbeat, tmp, workers, policy or ChunkPolicy.from_env()
+                )
                 # Done: a signal from here on must not cut the report short.
                 interrupts.disarm()
         except BaseException as exc:  # noqa: BLE001 - every ending is reported below
             interrupts.disarm()
-            reason = _without_local_paths(_describe(exc), tmp, storage)
+            reason = without_local_paths(describe_failure(exc), tmp, storage)
             return _report_failure(client, job, attempt, exc, reason)
-        cost = run_cost(task_size, prices, [process_seconds()])
-        return _report_success(client, job, attempt, rendered, cost)
+        if isinstance(rendered, _Split):
+            log.info("job split into %d chunks", rendered.chunk_count)
+            return Outcome("split")
+        cost = run_cost(task_size, prices, [*rendered.other_task_seconds, process_seconds()])
+        return report_success(client, job, attempt, rendered, cost)
 
 
-def _render_job(
-    job: Job,
-    client: JobsClient,
-    storage: Storage,
-    heartbeat: Heartbeat,
-    tmp: Path,
-    workers: int | None,
-) -> _Rendered:
+@dataclass(frozen=True)
+class LoadedJob:
+    job: Job
+    video_id: str
+    generation_run_id: str
+    composition: Composition
+
+    def keys(self, storage: Storage) -> tuple[str, str]:
+        """The final MP4's key and its poster's."""
+        base = render_folder(storage, self.job, self.video_id)
+        return f"{base}/{MP4_NAME}", f"{base}/{POSTER_NAME}"
+
+
+@dataclass(frozen=True)
+class _Split:
+    """The job was split into chunks; their own tasks render it."""
+
+    loaded: LoadedJob
+    chunk_count: int
+
+
+def render_folder(storage: Storage, job: Job, video_id: str) -> str:
+    """The job's folder of renders: renders/<org>/<video>/<job>."""
+    return storage.key(RENDERS_PREFIX, job.org_id, video_id, job.id)
+
+
+def load_job(job: Job, client: JobsClient, storage: Storage, tmp: Path) -> LoadedJob:
+    """The job's generation run, downloaded into ``tmp`` and loaded as a composition."""
     import renderlib
 
-    heartbeat.set_stage("loading", 0.0)
     generation_run_id, video_id = _parse_input(job)
     run = client.get_generation_run(generation_run_id)
     video_id = check_token("the generation run's videoId", video_id or run.video_id)
@@ -153,18 +187,51 @@ def _render_job(
         composition.fps,
         extra={"fields": {"generationRunId": run.id, "videoId": video_id}},
     )
+    return LoadedJob(job, video_id, run.id, composition)
+
+
+def _render_job(
+    job: Job,
+    client: JobsClient,
+    storage: Storage,
+    heartbeat: Heartbeat,
+    tmp: Path,
+    workers: int | None,
+    policy: ChunkPolicy,
+) -> Rendered | _Split:
+    import renderlib
+
+    heartbeat.set_stage("loading", 0.0)
+    loaded = load_job(job, client, storage, tmp)
+    ranges = policy.ranges(job.input, loaded.composition)
+    if len(ranges) > 1:
+        from renderlib.farm.chunk_worker import fan_in, split_job
+
+        split = split_job(client, job, loaded.composition, ranges)
+        if split.chunks_done < len(ranges):
+            return _Split(loaded, len(ranges))
+        # Every chunk landed before (a retried job whose join failed): join them here.
+        heartbeat.set_stage("joining the chunks", 0.97)
+        return fan_in(client, storage, loaded, tmp / "join")
     result = renderlib.render(
-        composition, tmp / "output" / MP4_NAME, workers=workers, progress=heartbeat.render_progress
+        loaded.composition,
+        tmp / "output" / MP4_NAME,
+        workers=workers,
+        progress=heartbeat.render_progress,
     )
     log.info(result.summary())
-
     heartbeat.set_stage("uploading", 0.95)
-    base = storage.key(RENDERS_PREFIX, job.org_id, video_id, job.id)
-    mp4_key, poster_key = f"{base}/{MP4_NAME}", f"{base}/{POSTER_NAME}"
+    return upload_render(storage, loaded, result)
+
+
+def upload_render(storage: Storage, loaded: LoadedJob, result: RenderResult) -> Rendered:
+    mp4_key, poster_key = loaded.keys(storage)
     storage.upload(result.poster_path, poster_key, "image/jpeg")
     storage.upload(result.path, mp4_key, "video/mp4")
     log.info("uploaded %s and %s", storage.url(mp4_key), storage.url(poster_key))
-    return _Rendered(job, video_id, run.id, mp4_key, poster_key, result)
+    return Rendered(
+        loaded.job, loaded.video_id, loaded.generation_run_id, mp4_key, poster_key, result
+    )
 
 
 def _parse_input(job: Job) -> tuple[str, str | None]:
@@ -185,8 +252,8 @@ def _parse_input(job: Job) -> tuple[str, str | None]:
     return run_id, video_id
 
 
-def _report_success(
-    client: JobsClient, job: Job, attempt: int, rendered: _Rendered, cost: RunCost
+def report_success(
+    client: JobsClient, job: Job, attempt: int, rendered: Rendered, cost: RunCost
 ) -> Outcome:
     result = rendered.result
     try:
@@ -260,7 +327,7 @@ def _report_failure(
         return Outcome("unreported", reason)
 
 
-def _describe(exc: BaseException) -> str:
+def describe_failure(exc: BaseException) -> str:
     """A failureReason: the error's own message, which says what to fix."""
     if isinstance(exc, TimeLimitExceeded):
         return (
@@ -272,7 +339,7 @@ def _describe(exc: BaseException) -> str:
     return f"internal error: {type(exc).__name__}: {exc}"
 
 
-def _without_local_paths(message: str, tmp: Path, storage: Storage) -> str:
+def without_local_paths(message: str, tmp: Path, storage: Storage) -> str:
     """The message as the studio may read it: no path on the worker's machine. A file of
     the generation run is named by its path in the run (``script.json``), a stored file
     by its key, any other file in the worker's folders by its name."""

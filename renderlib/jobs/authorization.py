@@ -80,6 +80,11 @@ OPERATIONS: dict[str, dict[Role, Scope]] = {
     "createGenerationRun": {Role.STUDIO: Scope.OWN_ORG, Role.FARM: Scope.NO},
     "getGenerationRun": {Role.STUDIO: Scope.OWN_ORG, Role.FARM: Scope.ANY_ORG},
     "whoAmI": {Role.STUDIO: Scope.OWN_ORG, Role.FARM: Scope.ANY_ORG},
+    "createRenderChunk": {Role.STUDIO: Scope.NO, Role.FARM: Scope.ANY_ORG},
+    "updateRenderChunk": {Role.STUDIO: Scope.NO, Role.FARM: Scope.ANY_ORG},
+    "getRenderChunk": {Role.STUDIO: Scope.OWN_ORG, Role.FARM: Scope.ANY_ORG},
+    "listRenderChunkByJobIdAndCreatedAt": {Role.STUDIO: Scope.OWN_ORG, Role.FARM: Scope.ANY_ORG},
+    "listRenderChunkByStatusAndCreatedAt": {Role.STUDIO: Scope.NO, Role.FARM: Scope.ANY_ORG},
 }
 
 # Job fields only the farm writes (studios may not set them, at create or later).
@@ -93,6 +98,8 @@ FARM_FIELDS = frozenset(
         "progress",
         "startedAt",
         "finishedAt",
+        "chunkCount",
+        "chunksLanded",
     }
 )
 # Job fields fixed when the job is created: no update changes them.

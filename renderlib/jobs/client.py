@@ -44,8 +44,17 @@ from renderlib.errors import (
 )
 from renderlib.jobs import auth as jobs_auth
 from renderlib.jobs import operations as ops
+from renderlib.jobs.chunk_client import ChunkCalls
 from renderlib.jobs.fields import clip_text
-from renderlib.jobs.records import GenerationRun, Job, JobEvent, Page, RenderRun, from_api
+from renderlib.jobs.records import (
+    GenerationRun,
+    Job,
+    JobEvent,
+    Page,
+    RenderChunk,
+    RenderRun,
+    from_api,
+)
 from renderlib.jobs.service import utc_now
 from renderlib.jobs.status import JobStatus
 
@@ -64,7 +73,7 @@ class _Answer:
     retried: bool = False
 
 
-class JobsClient:
+class JobsClient(ChunkCalls):
     def __init__(
         self,
         url: str = DEFAULT_API_URL,
@@ -471,18 +480,22 @@ class JobsClient:
         return failed
 
     def _update(self, job_id: str, values: dict, condition: dict) -> Job:
-        answer = self._call(
-            ops.UPDATE_JOB, {"input": {"id": job_id, **values}, "condition": condition}
-        )
+        return self._update_record(Job, job_id, values, condition)
+
+    def _update_record(self, record_type: type, record_id: str, values: dict, condition: dict):
+        """A conditional update of a Job or a RenderChunk."""
+        update, get = _UPDATES[record_type]
+        answer = self._call(update, {"input": {"id": record_id, **values}, "condition": condition})
+        field_name = _root_field(update)
         if answer.errors:
             error = _api_error(answer.errors)
             if isinstance(error, ClaimLostError) and answer.retried:
                 # Our first attempt may have been applied before the connection failed.
-                current = self._data(ops.GET_JOB, {"id": job_id})["getJob"]
+                current = self._data(get, {"id": record_id})[_root_field(get)]
                 if current and all(current.get(k) == v for k, v in values.items()):
-                    return from_api(Job, current)
+                    return from_api(record_type, current)
             raise error
-        return from_api(Job, answer.data["updateJob"])
+        return from_api(record_type, answer.data[field_name])
 
     def _created(self, answer: _Answer, field_name: str, record_type: type, existing):
         if answer.errors:
@@ -578,6 +591,18 @@ def auth_from_env(env: Mapping[str, str], url: str) -> requests.auth.AuthBase | 
             credentials["username"], credentials["password"], client_id, cognito
         )
     raise JobsApiError(f"JOBS_API_AUTH={mode!r} is not one of {', '.join(jobs_auth.AUTH_MODES)}")
+
+
+_UPDATES = {
+    Job: (ops.UPDATE_JOB, ops.GET_JOB),
+    RenderChunk: (ops.UPDATE_RENDER_CHUNK, ops.GET_RENDER_CHUNK),
+}
+
+
+def _root_field(document: str) -> str:
+    """The one root field a document of renderlib/jobs/operations.py selects."""
+    operation = _parsed(document).definitions[0]
+    return operation.selection_set.selections[0].name.value
 
 
 def render_run_id(job_id: str) -> str:

@@ -54,7 +54,7 @@ class DynamoStore(Store):
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, resource: Any = None) -> DynamoStore:
-        """Table names from JOB_TABLE, JOB_EVENT_TABLE, RENDER_RUN_TABLE, GENERATION_RUN_TABLE."""
+        """Table names from the entities' table_env variables (JOB_TABLE, ...)."""
         env = os.environ if env is None else env
         missing = [e.table_env for e in ENTITIES.values() if not env.get(e.table_env)]
         if missing:

@@ -2,7 +2,8 @@
 
 This layout is a contract with infra/jobs_api.py (the DynamoDB tables): every table
 has the hash key ``id`` (S); Job has the GSI ``byStatus`` (status, createdAt), JobEvent
-``byJob`` (jobId, createdAt), RenderRun ``byJob`` (jobId). Table names come from the
+``byJob`` (jobId, createdAt), RenderRun ``byJob`` (jobId), RenderChunk ``byJob`` (jobId,
+createdAt) and ``byStatus`` (status, createdAt). Table names come from the
 environment variables named in ``table_env``.
 """
 
@@ -46,6 +47,8 @@ JOB = Entity(
             "progress",
             "startedAt",
             "finishedAt",
+            "chunkCount",
+            "chunksLanded",
         }
     ),
     indexes={"byStatus": Index("byStatus", "status", "createdAt")},
@@ -90,4 +93,30 @@ GENERATION_RUN = Entity(
     optional=frozenset({"artifactPrefix", "audioArtifactKeys"}),
 )
 
-ENTITIES = {entity.name: entity for entity in (JOB, JOB_EVENT, RENDER_RUN, GENERATION_RUN)}
+# One frame range of a chunked render job, run by its own task attempts (docs/farm.md).
+RENDER_CHUNK = Entity(
+    name="RenderChunk",
+    table_env="RENDER_CHUNK_TABLE",
+    required=frozenset(
+        {"jobId", "orgId", "index", "startFrame", "endFrame", "status", "retryCount", "maxRetries"}
+    ),
+    optional=frozenset(
+        {
+            "claimedByAgentId",
+            "failureReason",
+            "taskArn",
+            "heartbeatAt",
+            "framesDone",
+            "startedAt",
+            "finishedAt",
+        }
+    ),
+    indexes={
+        "byJob": Index("byJob", "jobId", "createdAt"),
+        "byStatus": Index("byStatus", "status", "createdAt"),
+    },
+)
+
+ENTITIES = {
+    entity.name: entity for entity in (JOB, JOB_EVENT, RENDER_RUN, GENERATION_RUN, RENDER_CHUNK)
+}

@@ -1,11 +1,12 @@
 """The GraphQL documents the JobsClient sends, each selecting every field of its record."""
 
-from renderlib.jobs.records import GenerationRun, Job, JobEvent, RenderRun, selection
+from renderlib.jobs.records import GenerationRun, Job, JobEvent, RenderChunk, RenderRun, selection
 
 JOB = selection(Job)
 JOB_EVENT = selection(JobEvent)
 RENDER_RUN = selection(RenderRun)
 GENERATION_RUN = selection(GenerationRun)
+RENDER_CHUNK = selection(RenderChunk)
 
 CREATE_JOB = f"""mutation CreateJob($input: CreateJobInput!) {{
   createJob(input: $input) {{ {JOB} }} }}"""
@@ -33,3 +34,17 @@ CREATE_GENERATION_RUN = f"""mutation CreateGenerationRun($input: CreateGeneratio
   createGenerationRun(input: $input) {{ {GENERATION_RUN} }} }}"""
 GET_GENERATION_RUN = f"""query GetGenerationRun($id: ID!) {{
   getGenerationRun(id: $id) {{ {GENERATION_RUN} }} }}"""
+CREATE_RENDER_CHUNK = f"""mutation CreateRenderChunk($input: CreateRenderChunkInput!) {{
+  createRenderChunk(input: $input) {{ {RENDER_CHUNK} }} }}"""
+UPDATE_RENDER_CHUNK = f"""mutation UpdateRenderChunk($input: UpdateRenderChunkInput!,
+  $condition: ModelRenderChunkConditionInput) {{
+  updateRenderChunk(input: $input, condition: $condition) {{ {RENDER_CHUNK} }} }}"""
+GET_RENDER_CHUNK = f"""query GetRenderChunk($id: ID!) {{
+  getRenderChunk(id: $id) {{ {RENDER_CHUNK} }} }}"""
+LIST_RENDER_CHUNKS = f"""query ListRenderChunks($jobId: ID!, $limit: Int, $nextToken: String) {{
+  listRenderChunkByJobIdAndCreatedAt(jobId: $jobId, limit: $limit, nextToken: $nextToken) {{
+    items {{ {RENDER_CHUNK} }} nextToken }} }}"""
+LIST_RENDER_CHUNKS_BY_STATUS = f"""query ListRenderChunksByStatus($status: String!,
+  $limit: Int, $nextToken: String) {{
+  listRenderChunkByStatusAndCreatedAt(status: $status, limit: $limit, nextToken: $nextToken) {{
+    items {{ {RENDER_CHUNK} }} nextToken }} }}"""

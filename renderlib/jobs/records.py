@@ -34,6 +34,17 @@ class Job:
     progress: float | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    chunk_count: int | None = None
+    chunks_landed: str | None = None
+
+    @property
+    def chunked(self) -> bool:
+        """Split into chunks, each run by its own tasks (the job's own task only planned)."""
+        return bool(self.chunk_count)
+
+    @property
+    def chunks_done(self) -> int:
+        return (self.chunks_landed or "").count("1")
 
     @property
     def attempt(self) -> int:
@@ -50,6 +61,37 @@ class Job:
         if not isinstance(value, dict):
             raise BadInputError(f"job {self.id}: inputJson must be a JSON object, got {value!r}")
         return value
+
+
+@dataclass(frozen=True)
+class RenderChunk:
+    id: str
+    job_id: str
+    org_id: str
+    index: int
+    start_frame: int
+    end_frame: int
+    status: JobStatus
+    retry_count: int
+    max_retries: int
+    created_at: datetime
+    updated_at: datetime
+    claimed_by_agent_id: str | None = None
+    failure_reason: str | None = None
+    task_arn: str | None = None
+    heartbeat_at: datetime | None = None
+    frames_done: int | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    @property
+    def frames(self) -> int:
+        return self.end_frame - self.start_frame
+
+    @property
+    def name(self) -> str:
+        """How messages name it: "chunk 3 (frames 120:160)"."""
+        return f"chunk {self.index} (frames {self.start_frame}:{self.end_frame})"
 
 
 @dataclass(frozen=True)
@@ -130,7 +172,7 @@ def from_api(record_type: type[T], data: dict[str, Any]) -> T:
             value = datetime.fromisoformat(value)
         elif key in ("input_json", "data") and not isinstance(value, str):
             value = json.dumps(value)
-        elif key == "status" and record_type is Job:
+        elif key == "status" and record_type in (Job, RenderChunk):
             value = JobStatus(value)
         elif isinstance(value, list):
             value = tuple(value)

@@ -38,8 +38,21 @@ from renderlib.jobs.authorization import (
 )
 from renderlib.jobs.conditions import ConditionInputError
 from renderlib.jobs.media_links import MediaLinks
-from renderlib.jobs.models import GENERATION_RUN, JOB, JOB_EVENT, RENDER_RUN, Entity
-from renderlib.jobs.status import FINISHED_STATUSES, INITIAL_STATUS, JobStatus, parse_status
+from renderlib.jobs.models import (
+    GENERATION_RUN,
+    JOB,
+    JOB_EVENT,
+    RENDER_CHUNK,
+    RENDER_RUN,
+    Entity,
+)
+from renderlib.jobs.status import (
+    FINISHED_STATUSES,
+    INITIAL_STATUS,
+    JobStatus,
+    chunk_predecessors,
+    parse_status,
+)
 from renderlib.jobs.store import BadPageToken, ConditionNotMet, Store
 
 DEFAULT_MAX_RETRIES = 3
@@ -84,6 +97,11 @@ class JobsService:
             ("Mutation", "createJobEvent"): self.create_job_event,
             ("Mutation", "createRenderRun"): self.create_render_run,
             ("Mutation", "createGenerationRun"): self.create_generation_run,
+            ("Query", "getRenderChunk"): self.get_render_chunk,
+            ("Query", "listRenderChunkByJobIdAndCreatedAt"): self.list_render_chunks,
+            ("Query", "listRenderChunkByStatusAndCreatedAt"): self.list_render_chunks_by_status,
+            ("Mutation", "createRenderChunk"): self.create_render_chunk,
+            ("Mutation", "updateRenderChunk"): self.update_render_chunk,
         }
 
     @property
@@ -164,6 +182,56 @@ class JobsService:
     def who_am_i(self, caller: Caller) -> dict:
         authorize(caller, "whoAmI")
         return {"role": caller.role.value, "orgId": caller.org_id, "name": caller.name}
+
+    def get_render_chunk(self, caller: Caller, id: str) -> dict | None:
+        chunk = self.store.get(RENDER_CHUNK, id)
+        authorize(caller, "getRenderChunk", _org(chunk), f"render chunk {id}")
+        return chunk
+
+    def list_render_chunks(
+        self,
+        caller: Caller,
+        jobId: str,
+        createdAt: dict | None = None,
+        sortDirection: str | None = None,
+        limit: int | None = None,
+        nextToken: str | None = None,
+    ) -> dict:
+        org = self._job_listing_org(caller, "listRenderChunkByJobIdAndCreatedAt", jobId)
+        return self._query(
+            RENDER_CHUNK,
+            "byJob",
+            jobId,
+            "createdAt",
+            createdAt,
+            sortDirection,
+            limit,
+            nextToken,
+            org,
+        )
+
+    def list_render_chunks_by_status(
+        self,
+        caller: Caller,
+        status: str,
+        createdAt: dict | None = None,
+        sortDirection: str | None = None,
+        limit: int | None = None,
+        nextToken: str | None = None,
+    ) -> dict:
+        org = listing_org(caller, "listRenderChunkByStatusAndCreatedAt")
+        _status(status)
+        return self._query(
+            RENDER_CHUNK,
+            "byStatus",
+            status,
+            "createdAt",
+            createdAt,
+            sortDirection,
+            limit,
+            nextToken,
+            org,
+        )
 
     # Mutations
 
@@ -273,6 +341,74 @@ class JobsService:
         if "artifactPrefix" in values:
             _check_key_in("artifactPrefix", values["artifactPrefix"].rstrip("/"), folder)
         return self._create(GENERATION_RUN, values, condition)
+
+    def create_render_chunk(
+        self, caller: Caller, input: dict, condition: dict | None = None
+    ) -> dict:
+        authorize(caller, "createRenderChunk")
+        values = _present(input)
+        job = self._existing_job(values.get("jobId"), "createRenderChunk")
+        if values.get("orgId") != job["orgId"]:
+            raise ValidationError(
+                f"a RenderChunk's orgId is its job's ({job['orgId']}), not {values.get('orgId')!r}"
+            )
+        status = _status(values.get("status", INITIAL_STATUS.value))
+        if status != INITIAL_STATUS:
+            raise ValidationError(
+                f"a chunk is created with status {INITIAL_STATUS.value!r}, not {status.value!r}"
+            )
+        values["status"] = status.value
+        values.setdefault("retryCount", 0)
+        values.setdefault("maxRetries", job["maxRetries"])
+        _optional_token(values, "id")
+        _check_chunk_values(values)
+        if not 0 <= values["startFrame"] < values["endFrame"] or values["index"] < 0:
+            raise ValidationError(
+                f"a chunk covers frames [startFrame, endFrame) with 0 <= startFrame < endFrame "
+                f"and an index >= 0; got index {values['index']}, "
+                f"frames {values['startFrame']}:{values['endFrame']}"
+            )
+        return self._create(RENDER_CHUNK, values, condition)
+
+    def update_render_chunk(
+        self, caller: Caller, input: dict, condition: dict | None = None
+    ) -> dict:
+        authorize(caller, "updateRenderChunk")
+        values = dict(input)
+        chunk_id = values.pop("id")
+        remove = frozenset(name for name, value in values.items() if value is None)
+        required_removed = sorted(remove & RENDER_CHUNK.required)
+        if required_removed:
+            raise ValidationError(
+                f"updateRenderChunk cannot set required fields to null: "
+                f"{', '.join(required_removed)}"
+            )
+        values = _present(values)
+        new_status = _status(values["status"]) if "status" in values else None
+        if new_status is not None:
+            values["status"] = new_status.value
+        _check_chunk_values(values)
+        user_condition = self._condition(RENDER_CHUNK, condition)
+        allowed = chunk_predecessors(new_status)
+        guard = conditions.OneOf("status", tuple(sorted(s.value for s in allowed)))
+        values["updatedAt"] = self.clock()
+        try:
+            return self.store.update(
+                RENDER_CHUNK, chunk_id, values, remove, conditions.both(user_condition, guard)
+            )
+        except ConditionNotMet as lost:
+            if lost.current is None:
+                raise NotFoundException(f"no RenderChunk with id {chunk_id!r}") from None
+            status = lost.current.get("status")
+            if not conditions.matches(user_condition, lost.current):
+                raise ConditionalCheckFailedException(
+                    f"{CONDITION_FAILED}: render chunk {chunk_id} did not match the condition "
+                    f"(its status is {status!r})"
+                ) from None
+            target = "stay" if new_status is None else f"go to {new_status.value!r}"
+            raise ValidationError(
+                f"render chunk {chunk_id} is {status}: it cannot {target} from there"
+            ) from None
 
     # Shared steps
 
@@ -453,6 +589,21 @@ def _check_job_values(values: dict) -> None:
     for name in DATETIME_FIELDS & values.keys():
         _check_datetime(name, values[name])
     _check_progress(values)
+
+
+def _check_chunk_values(values: dict) -> None:
+    for name in ("claimedByAgentId", "taskArn", "failureReason"):
+        if name in values:
+            f.check_text(name, values[name])
+    for name in ("retryCount", "framesDone", "index", "startFrame", "endFrame"):
+        if values.get(name, 0) < 0:
+            raise ValidationError(f"{name} must be >= 0, got {values[name]}")
+    if not 0 <= values.get("maxRetries", 0) <= f.MAX_RETRIES_LIMIT:
+        raise ValidationError(
+            f"maxRetries must be between 0 and {f.MAX_RETRIES_LIMIT}, got {values['maxRetries']}"
+        )
+    for name in DATETIME_FIELDS & values.keys():
+        _check_datetime(name, values[name])
 
 
 def _parsed_input(input_json: str) -> dict:

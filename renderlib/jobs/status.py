@@ -56,3 +56,15 @@ def can_transition(old: JobStatus, new: JobStatus) -> bool:
 def predecessors(new: JobStatus) -> frozenset[JobStatus]:
     """Every status a job may be in for an update to ``new`` to be allowed."""
     return frozenset(old for old in JobStatus if can_transition(old, new))
+
+
+def chunk_predecessors(new: JobStatus | None) -> frozenset[JobStatus]:
+    """Every status a job's chunk may be in for an update to ``new`` (None: no status
+    change). A chunk moves as a job does but never out of succeeded; and a chunk that
+    failed or was canceled goes back to queued when its job is retried."""
+    if new is None:
+        return frozenset(JobStatus) - FINISHED_STATUSES
+    allowed = predecessors(new) - FINISHED_STATUSES
+    if new is JobStatus.QUEUED:
+        allowed |= {JobStatus.FAILED, JobStatus.CANCELED}
+    return allowed

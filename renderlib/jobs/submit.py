@@ -51,8 +51,10 @@ def submit_generation_run(
     *,
     video_id: str | None = None,
     max_retries: int | None = None,
+    chunks: int | None = None,
 ) -> Submitted:
-    """Copy the run to ``storage``, register its GenerationRun, create the render job."""
+    """Copy the run to ``storage``, register its GenerationRun, create the render job
+    (split into ``chunks`` chunks, if given: docs/farm.md, "Chunked renders")."""
     for name in ("script.json", "timeline.json"):
         if not (folder / name).is_file():
             raise GenerationRunError(f"{folder}: a generation run needs {name}")
@@ -81,9 +83,10 @@ def submit_generation_run(
         artifact_prefix=base,
         run_id=run_id,
     )
-    job = client.create_job(
-        org_id, {"generationRunId": run.id, "videoId": video_id}, max_retries=max_retries
-    )
+    job_input = {"generationRunId": run.id, "videoId": video_id}
+    if chunks is not None:
+        job_input["chunks"] = chunks
+    job = client.create_job(org_id, job_input, max_retries=max_retries)
     return Submitted(job, run)
 
 

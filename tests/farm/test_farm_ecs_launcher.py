@@ -192,3 +192,72 @@ def test_run_task_failures_count_a_retry_and_finally_fail_the_job(stubbed, clien
     assert report.failed == [created.id] and stored.status == JobStatus.FAILED
     assert "RESOURCE:FARGATE" in stored.failure_reason
     assert "gave up after 2 attempts" in stored.failure_reason
+
+
+def chunk_task_params(the_job: Job, chunk: int, attempt: int) -> dict:
+    params = run_task_params(the_job, attempt)
+    params["clientToken"] = f"{the_job.id}:{chunk}:{attempt}"
+    params["overrides"]["containerOverrides"][0]["environment"].append(
+        {"name": "CHUNK_INDEX", "value": str(chunk)}
+    )
+    return params
+
+
+def test_run_task_request_for_a_chunk(stubbed):
+    launcher, stubber = stubbed
+    the_job = job()
+    stubber.add_response(
+        "run_task", {"tasks": [{"taskArn": TASK_ARN}]}, chunk_task_params(the_job, 3, 1)
+    )
+    assert launcher.launch(the_job, 1, chunk=3) == TASK_ARN
+    assert client_token(the_job.id, 1, 3) == f"{the_job.id}:3:1"
+    assert len(client_token("x" * 64, 10, 9999)) <= 64
+
+
+def split_job(client, org1, max_retries: int = 3) -> tuple[Job, list]:
+    """A running job split into two chunks, the first already claimed (so the sweep
+    launches the second alone)."""
+    created = org1.create_job("org-1", {"videoId": "video-9", "chunks": 2}, max_retries=max_retries)
+    client.claim(created.id, "dispatcher")
+    running = client.mark_running(created.id, attempt=0)
+    chunks = client.plan_chunks(running, [(0, 60), (60, 90)], attempt=0)
+    client.claim_chunk(chunks[0].id, "dispatcher")
+    return client.get_job(created.id), chunks
+
+
+def test_a_split_jobs_chunk_is_launched_as_its_own_task(stubbed, client, org1):
+    launcher, stubber = stubbed
+    the_job, chunks = split_job(client, org1)
+    settings = DispatchSettings(max_concurrent_tasks=5, metrics_cluster="babulus-render-cluster")
+    stubber.add_response("list_tasks", {"taskArns": ["the first chunk's"]})
+    stubber.add_response(
+        "run_task", {"tasks": [{"taskArn": TASK_ARN}]}, chunk_task_params(the_job, 1, 0)
+    )
+    report = handle_event(SCHEDULE_EVENT, client=client, launcher=launcher, settings=settings)
+    assert report.launched == [f"{the_job.id}:1"] and report.capacity == 4
+    launched = client.get_chunk(chunks[1].id)
+    assert (launched.status, launched.task_arn) == (JobStatus.CLAIMED, TASK_ARN)
+    assert client.get_job(the_job.id).status == JobStatus.RUNNING  # not reaped: it is split
+
+
+def test_a_chunk_ecs_keeps_refusing_fails_its_job_naming_it(stubbed, client, org1):
+    launcher, stubber = stubbed
+    the_job, chunks = split_job(client, org1, max_retries=1)
+    settings = DispatchSettings(max_concurrent_tasks=5, metrics_cluster="babulus-render-cluster")
+    for attempt in (0, 1):
+        stubber.add_response("list_tasks", {"taskArns": []})
+        stubber.add_response(
+            "run_task",
+            {"failures": [{"reason": "RESOURCE:FARGATE"}]},
+            chunk_task_params(the_job, 1, attempt),
+        )
+        report = handle_event(SCHEDULE_EVENT, client=client, launcher=launcher, settings=settings)
+    assert report.failed == [f"{the_job.id}:1"]
+    assert client.get_chunk(chunks[1].id).status == JobStatus.FAILED
+    stored = client.get_job(the_job.id)
+    assert stored.status == JobStatus.FAILED
+    assert stored.failure_reason.startswith("chunk 1 (frames 60:90) failed: ECS could not start")
+    assert "gave up after 2 attempts" in stored.failure_reason
+    # The job stopped: its other chunk, claimed, is canceled by the next sweep.
+    handle_event(SCHEDULE_EVENT, client=client, launcher=launcher, settings=settings)
+    assert client.get_chunk(chunks[0].id).status == JobStatus.CANCELED

@@ -96,6 +96,7 @@ def test_handler_sweeps_with_settings_from_the_environment(
         "JOBS_API_URL": api.url,
         "JOBS_API_AUTH": "api_key",
         "JOBS_API_KEY": api_keys.farm_key(),
+        "RENDER_BUCKET": "render-bucket",  # where it deletes chunk segments
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)

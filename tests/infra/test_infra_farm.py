@@ -240,6 +240,8 @@ def test_worker_environment_contract(run):
         "JOBS_API_AUTH": "iam",
         "RENDER_BUCKET": run.outputs["bucketName"],
         "JOB_TIME_LIMIT_SECONDS": run.config["babulus-render:jobTimeLimitSeconds"],
+        "CHUNK_AFTER_SECONDS": "600",
+        "CHUNK_SECONDS": "300",
         "LOG_LEVEL": run.config["babulus-render:logLevel"],
         "TASK_CPU": run.config["babulus-render:taskCpu"],
         "TASK_MEMORY": run.config["babulus-render:taskMemory"],
@@ -275,8 +277,15 @@ def test_task_role_reads_inputs_writes_renders_never_deletes(run):
 
 
 def test_no_role_may_delete_objects_or_use_wildcard_resources(run):
+    """Only the dispatcher deletes, and only chunk segments (of succeeded chunked jobs)."""
+    bucket = "arn:aws:s3:::" + run.outputs["bucketName"]
     for policy in run.of_type("aws:iam/rolePolicy:RolePolicy"):
         for statement in statements(policy):
+            if statement.get("Sid") == "DeleteChunkSegments":
+                assert policy.name.endswith("dispatcher"), policy.name
+                assert actions(statement) == ["s3:DeleteObject"]
+                assert statement["Resource"] == [f"{bucket}/renders/*/chunks/*"]
+                continue
             assert not any("Delete" in a for a in actions(statement)), policy.name
             if statement["Resource"] == ["*"]:
                 assert actions(statement) == ["ecr:GetAuthorizationToken"], policy.name

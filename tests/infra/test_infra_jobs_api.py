@@ -73,7 +73,7 @@ def test_tables_follow_the_key_contract(created):
     tables = {
         t.name.removeprefix("jobs-"): t.inputs for t in created.of_type("aws:dynamodb/table:Table")
     }
-    assert set(tables) == {"Job", "JobEvent", "RenderRun", "GenerationRun"}
+    assert set(tables) == {"Job", "JobEvent", "RenderRun", "GenerationRun", "RenderChunk"}
     for key, table in tables.items():
         assert table["name"] == f"babulus-render-dev-{key}"
         assert table["hashKey"] == "id"
@@ -92,9 +92,14 @@ def test_tables_follow_the_key_contract(created):
     assert indexes(tables["JobEvent"]) == {"byJob": [("jobId", "HASH"), ("createdAt", "RANGE")]}
     assert indexes(tables["RenderRun"]) == {"byJob": [("jobId", "HASH")]}
     assert indexes(tables["GenerationRun"]) == {}
+    assert indexes(tables["RenderChunk"]) == {
+        "byJob": [("jobId", "HASH"), ("createdAt", "RANGE")],
+        "byStatus": [("status", "HASH"), ("createdAt", "RANGE")],
+    }
     assert tables["Job"]["streamEnabled"] is True
     assert tables["Job"]["streamViewType"] == "NEW_AND_OLD_IMAGES"
-    assert not any(tables[k]["streamEnabled"] for k in ("JobEvent", "RenderRun", "GenerationRun"))
+    unstreamed = ("JobEvent", "RenderRun", "GenerationRun", "RenderChunk")
+    assert not any(tables[k]["streamEnabled"] for k in unstreamed)
 
 
 def test_api_from_the_schema_file_with_iam_cognito_and_api_key(created):
@@ -156,6 +161,7 @@ def test_resolver_lambda_environment_and_table_access(created):
         "JOB_EVENT_TABLE": "babulus-render-dev-JobEvent",
         "RENDER_RUN_TABLE": "babulus-render-dev-RenderRun",
         "GENERATION_RUN_TABLE": "babulus-render-dev-GenerationRun",
+        "RENDER_CHUNK_TABLE": "babulus-render-dev-RenderChunk",
         "DEFAULT_MAX_RETRIES": created.config["babulus-render:maxRetries"],
         # The resolver's farm: exactly the worker task role and the dispatcher role.
         "FARM_ROLE_ARNS": "arn:aws:iam::123456789012:role/babulus-render-dev-task,"
@@ -175,6 +181,7 @@ def test_resolver_lambda_environment_and_table_access(created):
     assert [r.split(":::")[-1] for r in presign["Resource"]] == [
         created.outputs["bucketName"] + "/renders/*"
     ]
+    assert len(data["Resource"]) == 10  # 5 tables and their indexes
 
 
 def test_the_api_key_acts_for_an_org_only_where_the_stack_binds_it():

@@ -21,12 +21,13 @@ TABLES = {
     "JobEvent": "test-JobEvent",
     "RenderRun": "test-RenderRun",
     "GenerationRun": "test-GenerationRun",
+    "RenderChunk": "test-RenderChunk",
 }
 
 
 @pytest.fixture
 def dynamodb(aws_env):
-    """A DynamoDB resource with the four tables laid out as infra/jobs_api.py makes them."""
+    """A DynamoDB resource with the tables laid out as infra/jobs_api.py makes them."""
     import boto3
 
     resource = boto3.resource("dynamodb", endpoint_url=aws_env, region_name=REGION)
@@ -119,6 +120,7 @@ def resolver_env(dynamodb, table_names, monkeypatch):
     monkeypatch.setenv("JOB_EVENT_TABLE", table_names["JobEvent"])
     monkeypatch.setenv("RENDER_RUN_TABLE", table_names["RenderRun"])
     monkeypatch.setenv("GENERATION_RUN_TABLE", table_names["GenerationRun"])
+    monkeypatch.setenv("RENDER_CHUNK_TABLE", table_names["RenderChunk"])
     monkeypatch.setenv("FARM_ROLE_ARNS", FARM_ROLE)
     jobs_resolver._dependencies.cache_clear()
     yield monkeypatch

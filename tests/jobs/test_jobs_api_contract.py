@@ -249,6 +249,6 @@ def test_every_client_operation_is_valid_against_the_schema(tmp_path):
         for name, value in vars(operations).items()
         if name.isupper() and isinstance(value, str) and value.lstrip().startswith(("query", "mut"))
     }
-    assert len(documents) == 12
+    assert len(documents) == 17
     for name, document in documents.items():
         assert validate(schema, parse(document)) == [], name

@@ -192,3 +192,20 @@ def test_api_serve_links_to_the_page_and_serves_the_storage_beside_its_database(
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_jobs_show_prints_a_split_jobs_chunks(api, api_keys, client, studio, capsys):
+    job = studio("org-1").create_job("org-1", {"videoId": "a", "chunks": 2})
+    client.claim(job.id, "agent")
+    running = client.mark_running(job.id, attempt=0)
+    first, second = client.plan_chunks(running, [(0, 60), (60, 90)], attempt=0)
+    client.claim_chunk(first.id, "agent")
+    client.mark_chunk_running(first.id, attempt=0)
+    client.chunk_heartbeat(first.id, 25, attempt=0)
+    client.land_chunk(job.id, 1)
+
+    assert main(["jobs", "--api", api.url, "--keys", str(api_keys.path), "show", job.id]) == 0
+    out = capsys.readouterr().out
+    assert "chunks:      1/2 done, 25/90 frames rendered" in out
+    assert "  chunk 0 (frames 0:60): running (attempt 0), 25/60 frames" in out
+    assert "  chunk 1 (frames 60:90): queued (attempt 0), 0/30 frames" in out

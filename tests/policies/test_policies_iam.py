@@ -49,15 +49,28 @@ def test_s3_star_is_reported_once():
     ]
 
 
+DELETE_REPORT = (
+    "Statement #0 of policy 'task' grants s3:DeleteObject on {}; the farm deletes only chunk "
+    "segments (arn:aws:s3:::<bucket>/renders/*/chunks/*)."
+)
+
+
 def test_delete_object_is_reported():
     assert check(allow(["s3:PutObject", "s3:DeleteObject"], [f"{BUCKET}/renders/*"])) == [
-        "Statement #0 of policy 'task' grants s3:DeleteObject; the farm never deletes objects.",
+        DELETE_REPORT.format(f"{BUCKET}/renders/*"),
     ]
 
 
 def test_delete_through_a_wildcard_is_reported():
     assert check(allow("s3:Delete*", [f"{BUCKET}/renders/*"])) == [
-        "Statement #0 of policy 'task' grants s3:DeleteObject; the farm never deletes objects.",
+        DELETE_REPORT.format(f"{BUCKET}/renders/*"),
+    ]
+
+
+def test_deleting_chunk_segments_alone_is_allowed():
+    assert check(allow("s3:DeleteObject", [f"{BUCKET}/renders/*/chunks/*"])) == []
+    assert check(allow("s3:DeleteObject", [f"{BUCKET}/renders/*/chunks/*", "*"])) == [
+        DELETE_REPORT.format("*"),
     ]
 
 
