@@ -150,9 +150,11 @@ class FarmRoles(pulumi.ComponentResource):
                     {"ArnEquals": {"ecs:cluster": cluster_arn}},
                     sid="DescribeClusterTasks",
                 ),
+                # A cluster-wide ListTasks (no containerInstance) is authorized on "*": a
+                # container-instance resource only matches calls that name an instance.
                 allow(
                     ["ecs:ListTasks"],
-                    [names.arn("ecs", f"container-instance/{cluster}/*")],
+                    ["*"],
                     {"ArnEquals": {"ecs:cluster": cluster_arn}},
                     sid="ListClusterTasks",
                 ),
