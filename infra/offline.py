@@ -163,6 +163,11 @@ class FarmMocks(pulumi_mocks.Mocks):
             return {"arn": _mock_arn("logs", region, f"log-group:{physical}")}
         if typ == "aws:cloudwatch/eventRule:EventRule":
             return {"arn": _mock_arn("events", region, f"rule/{physical}")}
+        if typ == "aws:kms/key:Key":
+            key_id = f"mock-key-{name}"
+            return {"keyId": key_id, "arn": _mock_arn("kms", region, f"key/{key_id}")}
+        if typ == "aws:sns/topic:Topic":
+            return {"arn": _mock_arn("sns", region, physical)}
         if typ == "aws:secretsmanager/secret:Secret":
             return {"arn": _mock_arn("secretsmanager", region, f"secret:{physical}-AbCdEf")}
         if typ == "aws:ecr/repository:Repository":

@@ -435,6 +435,29 @@ def test_alarms_notify_the_topic(run):
     assert periods == [window, window]
 
 
+def test_alarm_topic_key_lets_cloudwatch_publish(run):
+    topic = run.one("aws:sns/topic:Topic")
+    key = run.one("aws:kms/key:Key")
+    # CloudWatch cannot use the AWS-managed alias/aws/sns key: the topic has its own.
+    assert topic.inputs["kmsMasterKeyId"] == key.outputs["arn"]
+    assert key.inputs["enableKeyRotation"] is True
+    by_sid = {s["Sid"]: s for s in statements(key)}
+    cloudwatch = by_sid["CloudWatchAlarmsPublishToTheTopic"]
+    assert cloudwatch["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert cloudwatch["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    # Without an account statement the key could never be changed or deleted again.
+    assert by_sid["TheAccountAdministersTheKey"]["Principal"] == {
+        "AWS": "arn:aws:iam::123456789012:root"
+    }
+    publish = next(
+        s
+        for s in statements(run.one("aws:sns/topicPolicy:TopicPolicy"))
+        if s["Action"] == "sns:Publish"
+    )
+    assert publish["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert publish["Resource"] == run.outputs["alarmTopicArn"]
+
+
 def test_dashboard_shows_the_dispatcher_tasks_and_queue(run):
     dashboard = run.one("aws:cloudwatch/dashboard:Dashboard")
     prefix = run.config["babulus-render:namePrefix"]
