@@ -23,7 +23,11 @@ class RenderFarm(pulumi.ComponentResource):
     def __init__(self, name: str, settings: Settings, opts: pulumi.ResourceOptions | None = None):
         super().__init__("babulus:render:RenderFarm", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        account_id = aws.get_caller_identity_output().account_id
+        caller = aws.get_caller_identity_output()
+        account_id = caller.account_id
+        # The IAM principal behind the deploy (an assumed role's role, not its session): the
+        # provider reads back what it writes to secrets, on create, refresh and destroy.
+        deployer_arn = aws.iam.get_session_context_output(arn=caller.arn).issuer_arn
         names = FarmNames(settings, account_id)
         prefix = settings.name_prefix
 
@@ -57,6 +61,7 @@ class RenderFarm(pulumi.ComponentResource):
             WorkerSecretsArgs(
                 name_prefix=prefix,
                 reader_role_arn=names.role_arn(names.execution_role),
+                deployer_arn=deployer_arn,
             ),
             child,
         )

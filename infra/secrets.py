@@ -3,7 +3,8 @@
 The password only ever travels as a Pulumi secret: into the secret version
 (and, when this program creates the jobs API, the Cognito worker user). The
 task receives it through the container's ``secrets``, and a resource policy
-lets no principal but the task execution role read the value.
+lets no principal but the task execution role and the deploying principal read the
+value (the provider reads back the version it wrote, on create, refresh and destroy).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from infra.policy_docs import document
 class WorkerSecretsArgs:
     name_prefix: str
     reader_role_arn: pulumi.Input[str]
+    # Who runs `pulumi up` (an IAM role or user ARN, never an STS session ARN).
+    deployer_arn: pulumi.Input[str]
     username: str = "render-worker"
 
 
@@ -68,13 +71,15 @@ class WorkerSecrets(pulumi.ComponentResource):
             policy=document(
                 [
                     {
-                        "Sid": "OnlyTheTaskExecutionRoleReadsTheValue",
+                        "Sid": "OnlyTheTaskExecutionRoleAndTheDeployerReadTheValue",
                         "Effect": "Deny",
                         "Principal": "*",
                         "Action": "secretsmanager:GetSecretValue",
                         "Resource": "*",
                         "Condition": {
-                            "StringNotEquals": {"aws:PrincipalArn": args.reader_role_arn}
+                            "StringNotEquals": {
+                                "aws:PrincipalArn": [args.reader_role_arn, args.deployer_arn]
+                            }
                         },
                     }
                 ]

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from infra.offline import is_secret, run_stack
+from infra.offline import MOCK_DEPLOYER_ROLE, is_secret, run_stack
 
 STACKS = ("dev", "prod")
 PASSWORD = "mock-generated-password-secrets-password"  # what the mocks make RandomPassword return
@@ -187,13 +187,16 @@ def test_no_secret_value_in_any_plain_input_or_output(run):
     assert run.outputs["studioApiKeySecretArn"].startswith("arn:aws:secretsmanager:")
 
 
-def test_only_the_execution_role_may_read_the_secret(run):
+def test_only_the_execution_role_and_the_deployer_may_read_the_secret(run):
     prefix = run.config["babulus-render:namePrefix"]
     execution, execution_statements = role_policy(run, f"{prefix}-task-execution")
     execution_arn = f"arn:aws:iam::123456789012:role/{execution.inputs['name']}"
     (deny,) = statements(run.one("aws:secretsmanager/secretPolicy:SecretPolicy"))
     assert deny["Effect"] == "Deny" and deny["Action"] == "secretsmanager:GetSecretValue"
-    assert deny["Condition"] == {"StringNotEquals": {"aws:PrincipalArn": execution_arn}}
+    # The deployer's role, not its STS session: aws:PrincipalArn of a session is its role.
+    assert deny["Condition"] == {
+        "StringNotEquals": {"aws:PrincipalArn": [execution_arn, MOCK_DEPLOYER_ROLE]}
+    }
     secret_arn = container(run)["secrets"][0]["valueFrom"]
     reads = [s for s in execution_statements if "secretsmanager:GetSecretValue" in actions(s)]
     assert [s["Resource"] for s in reads] == [[secret_arn]]
