@@ -100,7 +100,8 @@ class Settings:
     bucket_name: str | None
     inputs_prefix: str
     max_concurrent_tasks: int
-    # One dispatcher at a time keeps "capacity = max - running" exact; None = unreserved.
+    # None = unreserved (the default); 1 keeps "capacity = max - running" exact on accounts
+    # with the Lambda concurrency to spare.
     dispatcher_reserved_concurrency: int | None
     task_cpu: int
     task_memory: int
@@ -160,7 +161,9 @@ def _name(raw: Mapping[str, str], key: str, default: str | None) -> str:
 
 def _reserved_concurrency(raw: Mapping[str, str]) -> int | None:
     key = "dispatcherReservedConcurrency"
-    value = raw.get(key, "1")
+    # Unreserved by default: reserving fails on accounts whose unreserved Lambda concurrency
+    # would drop under its minimum of 100 (new accounts have a quota of 10).
+    value = raw.get(key, "unreserved")
     if value == "unreserved":
         return None
     if not value.isdigit() or not 1 <= int(value) <= 10:

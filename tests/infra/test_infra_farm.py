@@ -340,9 +340,8 @@ def test_dispatcher_lambda_and_environment_contract(run):
     assert function.inputs["handler"] == "handlers.trigger.handler"
     assert function.inputs["runtime"].startswith("python3")
     assert function.inputs["timeout"] == 30
-    assert function.inputs["reservedConcurrentExecutions"] == int(
-        run.config["babulus-render:dispatcherReservedConcurrency"]
-    )
+    # Reserving concurrency fails on new accounts (quota 10): the committed stacks reserve none.
+    assert "reservedConcurrentExecutions" not in function.inputs
     env = function.inputs["environment"]["variables"]
     group = run.one("aws:ec2/securityGroup:SecurityGroup")
     assert env == {

@@ -56,11 +56,9 @@ def test_defaults_apply_when_keys_are_absent():
     assert s.schedule_expression == "rate(1 minute)"
     assert s.log_retention_days == 7
     assert s.jobs_api.mode == "create"
-    assert s.dispatcher_reserved_concurrency == 1
-    assert (
-        settings_with(dispatcherReservedConcurrency="unreserved").dispatcher_reserved_concurrency
-        is None
-    )
+    # No deploy depends on the account's Lambda concurrency quota unless asked to.
+    assert s.dispatcher_reserved_concurrency is None
+    assert settings_with(dispatcherReservedConcurrency="1").dispatcher_reserved_concurrency == 1
 
 
 @pytest.mark.parametrize(
