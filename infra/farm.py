@@ -88,7 +88,6 @@ class RenderFarm(pulumi.ComponentResource):
                 names=names,
                 repository_arn=self.registry.repository_arn,
                 bucket_arn=self.storage.bucket_arn,
-                inputs_prefix=settings.inputs_prefix,
                 worker_secret_arn=self.secrets.secret_arn,
                 job_stream_arn=self.jobs_api.job_stream_arn,
                 jobs_api_arn=self.jobs_api.api_arn,

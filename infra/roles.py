@@ -18,6 +18,7 @@ import pulumi_aws as aws
 
 from infra.names import FarmNames
 from infra.policy_docs import allow, document, service_trust
+from renderlib.farm.storage import GENERATIONS_PREFIX, RENDERS_PREFIX
 
 _LOG_WRITE = ["logs:CreateLogStream", "logs:PutLogEvents"]
 
@@ -27,7 +28,6 @@ class FarmRolesArgs:
     names: FarmNames
     repository_arn: pulumi.Input[str]
     bucket_arn: pulumi.Input[str]
-    inputs_prefix: str
     worker_secret_arn: pulumi.Input[str]
     job_stream_arn: pulumi.Input[str]
     # appsync:GraphQL target when the farm signs its calls with IAM; None otherwise.
@@ -118,12 +118,12 @@ class FarmRoles(pulumi.ComponentResource):
             [
                 allow(
                     ["s3:GetObject"],
-                    [pulumi.Output.concat(args.bucket_arn, "/", args.inputs_prefix, "*")],
+                    [pulumi.Output.concat(args.bucket_arn, f"/{GENERATIONS_PREFIX}/*")],
                     sid="ReadGenerationInputs",
                 ),
                 allow(
                     ["s3:PutObject"],
-                    [pulumi.Output.concat(args.bucket_arn, "/renders/*")],
+                    [pulumi.Output.concat(args.bucket_arn, f"/{RENDERS_PREFIX}/*")],
                     sid="WriteRenders",
                 ),
                 *jobs_api_calls,

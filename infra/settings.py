@@ -16,6 +16,7 @@ from datetime import datetime
 
 import pulumi
 
+from renderlib.farm.storage import GENERATIONS_PREFIX
 from renderlib.jobs.fields import TOKEN_RULE, is_token
 
 PROJECT = "babulus-render"
@@ -98,7 +99,6 @@ class Settings:
     cluster_name: str
     repository_name: str
     bucket_name: str | None
-    inputs_prefix: str
     max_concurrent_tasks: int
     # None = unreserved (the default); 1 keeps "capacity = max - running" exact on accounts
     # with the Lambda concurrency to spare.
@@ -279,16 +279,13 @@ def settings_from_mapping(stack: str, region: str | None, raw: Mapping[str, str]
     if email is not None and not _EMAIL.match(email):
         raise _fail("alarmEmail", email, "an email address, or unset for no subscription")
 
-    inputs_prefix = raw.get("inputsPrefix", "generations/")
-    if (
-        not inputs_prefix.endswith("/")
-        or inputs_prefix.startswith("/")
-        or inputs_prefix.startswith("renders/")
-    ):
+    if "inputsPrefix" in raw:
+        # The submitter writes, the resolver admits and the worker reads this one prefix.
         raise _fail(
             "inputsPrefix",
-            inputs_prefix,
-            "an S3 key prefix ending in '/', not starting with '/' or 'renders/'",
+            raw["inputsPrefix"],
+            f"no value: remove it; generation inputs are always under '{GENERATIONS_PREFIX}/' "
+            "(renderlib.farm.storage), which the submitter, the jobs API and the task role share",
         )
 
     bucket = raw.get("bucketName") or None
@@ -306,7 +303,6 @@ def settings_from_mapping(stack: str, region: str | None, raw: Mapping[str, str]
         cluster_name=_name(raw, "clusterName", f"{prefix}-cluster"),
         repository_name=_name(raw, "repositoryName", f"{prefix}-worker"),
         bucket_name=bucket,
-        inputs_prefix=inputs_prefix,
         max_concurrent_tasks=_int(raw, "maxConcurrentTasks", 10, 1, 100),
         dispatcher_reserved_concurrency=_reserved_concurrency(raw),
         task_cpu=cpu,
@@ -328,7 +324,8 @@ def settings_from_mapping(stack: str, region: str | None, raw: Mapping[str, str]
     )
 
 
-# Every key the program reads from the project namespace (documented in docs/infrastructure.md).
+# Every key the program reads from the project namespace (documented in docs/infrastructure.md);
+# inputsPrefix only to refuse it.
 KEYS = (
     "namePrefix",
     "clusterName",

@@ -82,7 +82,8 @@ def test_defaults_apply_when_keys_are_absent():
         ({"taskEphemeralStorageGiB": "10"}, "taskEphemeralStorageGiB", ">= 21 and <= 200"),
         ({"alarmEmail": "not-an-email"}, "alarmEmail", "an email address"),
         ({"clusterName": "Bad_Name"}, "clusterName", "lowercase letters"),
-        ({"inputsPrefix": "renders/"}, "inputsPrefix", "not starting with '/' or 'renders/'"),
+        # One source for the inputs prefix: a stack setting would part the role from the code.
+        ({"inputsPrefix": "inputs/"}, "inputsPrefix", "generation inputs are always under"),
         (
             {"jobsApiEndpoint": "https://x"},
             "jobsApiEndpoint",
