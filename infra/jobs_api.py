@@ -71,8 +71,6 @@ class JobsApiArgs:
     account_id: pulumi.Input[str]
     code: pulumi.Archive
     layer_arn: pulumi.Input[str]
-    worker_username: str
-    worker_password: pulumi.Input[str]
     # The IAM roles the resolver treats as the farm (renderlib.jobs.authorization).
     farm_role_arns: list[pulumi.Input[str]]
     schema_path: Path = SCHEMA_PATH
@@ -229,15 +227,6 @@ class JobsApi(pulumi.ComponentResource):
                 "ALLOW_REFRESH_TOKEN_AUTH",
             ],
             prevent_user_existence_errors="ENABLED",
-            opts=child,
-        )
-        # The worker's own user, for clients that use the Cognito mode with its credentials.
-        aws.cognito.User(
-            f"{name}-worker",
-            user_pool_id=user_pool.id,
-            username=args.worker_username,
-            password=args.worker_password,
-            message_action="SUPPRESS",
             opts=child,
         )
 

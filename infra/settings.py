@@ -61,7 +61,7 @@ LOG_RETENTION_DAYS = (
 ARCHITECTURES = ("X86_64", "ARM64")
 JOBS_API_MODES = ("create", "attach")
 # How the farm's own roles call an attached API; credentials never sit in env vars.
-ATTACH_AUTH_MODES = ("iam", "api_key")
+ATTACH_AUTH_MODES = ("iam", "api_key", "cognito")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 _RATE = re.compile(r"^rate\((1 (minute|hour|day)|([2-9]|[1-9]\d+) (minutes|hours|days))\)$")
@@ -89,6 +89,11 @@ class JobsApiSettings:
     api_key_org: str | None = None
     # attach mode with api_key auth: the key, kept a Pulumi secret (set by load_settings).
     api_key: pulumi.Output[str] | None = None
+    # attach mode with cognito auth: the studio user pool's app client and the farm's user
+    # in it (its password kept a Pulumi secret, set by load_settings).
+    cognito_client_id: str | None = None
+    worker_email: str | None = None
+    worker_password: pulumi.Output[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -238,9 +243,43 @@ def _jobs_api(raw: Mapping[str, str]) -> JobsApiSettings:
     for key in ("jobsApiKeyExpires", "jobsApiKeyOrg"):
         if key in raw:
             raise _fail(key, raw[key], "unset when jobsApiMode is attach")
+    cognito = _cognito_user(raw) if auth == "cognito" else {}
     return JobsApiSettings(
-        mode="attach", endpoint=endpoint, auth=auth, job_stream_arn=stream_arn, api_arn=api_arn
+        mode="attach",
+        endpoint=endpoint,
+        auth=auth,
+        job_stream_arn=stream_arn,
+        api_arn=api_arn,
+        **cognito,
     )
+
+
+def _cognito_user(raw: Mapping[str, str]) -> dict[str, str]:
+    """The studio user pool's app client and the farm's user in it (cognito attach mode)."""
+    client_id = raw.get("jobsApiCognitoClientId")
+    if not client_id or not re.match(r"^[\w+]{1,128}$", client_id):
+        raise _fail(
+            "jobsApiCognitoClientId",
+            client_id,
+            "the studio user pool's app client id (USER_PASSWORD_AUTH and REFRESH_TOKEN_AUTH "
+            "allowed), required when jobsApiAuth is cognito",
+        )
+    email = raw.get("jobsApiWorkerEmail")
+    if not email or not _EMAIL.match(email):
+        raise _fail(
+            "jobsApiWorkerEmail",
+            email,
+            "the email of the farm's user in the studio user pool, required when jobsApiAuth "
+            "is cognito",
+        )
+    if not raw.get("jobsApiWorkerPassword"):
+        raise _fail(
+            "jobsApiWorkerPassword",
+            None,
+            "that user's permanent password, set as a secret (pulumi config set --secret "
+            "jobsApiWorkerPassword ...), required when jobsApiAuth is cognito",
+        )
+    return {"cognito_client_id": client_id, "worker_email": email}
 
 
 def settings_from_mapping(stack: str, region: str | None, raw: Mapping[str, str]) -> Settings:
@@ -356,18 +395,26 @@ KEYS = (
     "jobsApiArn",
     "jobsApiKeyExpires",
     "jobsApiKeyOrg",
+    "jobsApiCognitoClientId",
+    "jobsApiWorkerEmail",
 )
+# Read with config.get_secret: their values stay Pulumi secrets.
+SECRET_KEYS = ("jobsApiKey", "jobsApiWorkerPassword")
 
 
 def load_settings() -> Settings:
     """Settings for the running stack, from pulumi.Config."""
     config = pulumi.Config(PROJECT)
     raw = {key: value for key in KEYS if (value := config.get(key)) is not None}
-    # Validation only needs to know the secret is set; its value stays a Pulumi secret.
-    api_key = config.get_secret("jobsApiKey")
-    if api_key is not None:
-        raw["jobsApiKey"] = "<secret>"
+    secrets = {key: value for key in SECRET_KEYS if (value := config.get_secret(key)) is not None}
+    # Validation only needs to know a secret is set; its value stays a Pulumi secret.
+    raw.update({key: "<secret>" for key in secrets})
     settings = settings_from_mapping(pulumi.get_stack(), pulumi.Config("aws").get("region"), raw)
-    if api_key is None:
-        return settings
-    return replace(settings, jobs_api=replace(settings.jobs_api, api_key=api_key))
+    return replace(
+        settings,
+        jobs_api=replace(
+            settings.jobs_api,
+            api_key=secrets.get("jobsApiKey"),
+            worker_password=secrets.get("jobsApiWorkerPassword"),
+        ),
+    )

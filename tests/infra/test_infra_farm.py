@@ -5,10 +5,9 @@ import json
 
 import pytest
 
-from infra.offline import MOCK_DEPLOYER_ROLE, is_secret, run_stack
+from infra.offline import is_secret, run_stack
 
 STACKS = ("dev", "prod")
-PASSWORD = "mock-generated-password-secrets-password"  # what the mocks make RandomPassword return
 
 
 @pytest.fixture(scope="module")
@@ -159,50 +158,31 @@ def test_bucket_private_encrypted_tls_only(run):
 # --- Secrets ------------------------------------------------------------------------------
 
 
-def test_worker_credentials_live_only_in_secrets_manager(run):
-    version = run.one(
-        "aws:secretsmanager/secretVersion:SecretVersion", "secrets-worker-credentials"
-    )
-    assert is_secret(version.inputs["secretString"])
-    assert json.loads(version.inputs["secretString"]["value"]) == {
-        "username": "render-worker",
-        "password": PASSWORD,
-    }
-    secret = run.one("aws:secretsmanager/secret:Secret", "secrets-worker-credentials")
-    assert version.inputs["secretId"] == f"{secret.inputs['name']}-id"
-    secret_arn = run.outputs["workerCredentialsSecretArn"]
-    assert secret_arn.split(":")[-1].startswith(secret.inputs["name"])
-    assert container(run)["secrets"] == [{"name": "WORKER_CREDENTIALS", "valueFrom": secret_arn}]
-    assert "WORKER_CREDENTIALS" not in {e["name"] for e in container(run)["environment"]}
+def test_the_farm_signs_with_iam_and_holds_no_password(run):
+    # Create mode: the farm's roles sign their jobs API calls, so no credential exists that
+    # nothing would read (no generated password, no Cognito worker user, no secret).
+    assert not run.of_type("random:index/randomPassword:RandomPassword")
+    assert not run.of_type("aws:cognito/user:User")
+    secrets = {s.inputs["name"] for s in run.of_type("aws:secretsmanager/secret:Secret")}
+    assert secrets == {f"{run.config['babulus-render:namePrefix']}/studio-api-key"}
+    assert container(run)["secrets"] == []
+    prefix = run.config["babulus-render:namePrefix"]
+    for role_name in (f"{prefix}-task-execution", f"{prefix}-task", f"{prefix}-dispatcher"):
+        _, other = role_policy(run, role_name)
+        assert not any(a.startswith("secretsmanager:") for s in other for a in actions(s))
 
 
 def test_no_secret_value_in_any_plain_input_or_output(run):
-    for resource in run.resources:
-        for path, text in plain_strings(resource.inputs):
-            assert PASSWORD not in text, f"{resource.type} {resource.name}{path}"
-    for key, value in run.outputs.items():
-        assert PASSWORD not in json.dumps(value), key
     # The studio API key is no output at all, only the secret that holds it.
     assert "jobsApiKey" not in run.outputs
     assert run.outputs["studioApiKeySecretArn"].startswith("arn:aws:secretsmanager:")
-
-
-def test_only_the_execution_role_and_the_deployer_may_read_the_secret(run):
-    prefix = run.config["babulus-render:namePrefix"]
-    execution, execution_statements = role_policy(run, f"{prefix}-task-execution")
-    execution_arn = f"arn:aws:iam::123456789012:role/{execution.inputs['name']}"
-    (deny,) = statements(run.one("aws:secretsmanager/secretPolicy:SecretPolicy"))
-    assert deny["Effect"] == "Deny" and deny["Action"] == "secretsmanager:GetSecretValue"
-    # The deployer's role, not its STS session: aws:PrincipalArn of a session is its role.
-    assert deny["Condition"] == {
-        "StringNotEquals": {"aws:PrincipalArn": [execution_arn, MOCK_DEPLOYER_ROLE]}
-    }
-    secret_arn = container(run)["secrets"][0]["valueFrom"]
-    reads = [s for s in execution_statements if "secretsmanager:GetSecretValue" in actions(s)]
-    assert [s["Resource"] for s in reads] == [[secret_arn]]
-    for role_name in (f"{prefix}-task", f"{prefix}-dispatcher"):
-        _, other = role_policy(run, role_name)
-        assert not any(a.startswith("secretsmanager:") for s in other for a in actions(s))
+    key = run.one("aws:appsync/apiKey:ApiKey")
+    value = f"mock-api-key-{key.name}"
+    for resource in run.resources:
+        for path, text in plain_strings(resource.inputs):
+            assert value not in text, f"{resource.type} {resource.name}{path}"
+    for name, output in run.outputs.items():
+        assert value not in json.dumps(output), name
 
 
 # --- Cluster and task definition -------------------------------------------------------------

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from infra.offline import load_stack_config, run_stack
-from infra.settings import KEYS, SettingsError, settings_from_mapping
+from infra.settings import KEYS, SECRET_KEYS, SettingsError, settings_from_mapping
 
 
 def raw_config(stack: str) -> tuple[str | None, dict[str, str]]:
@@ -113,7 +113,7 @@ def test_attach_mode_needs_endpoint_auth_and_stream():
     assert s.jobs_api.job_stream_arn == ATTACH["jobsApiStreamArn"]
     for missing, allowed in [
         ("jobsApiEndpoint", "https:// GraphQL URL (required when jobsApiMode is attach)"),
-        ("jobsApiAuth", "iam, api_key (required when jobsApiMode is attach)"),
+        ("jobsApiAuth", "iam, api_key, cognito (required when jobsApiMode is attach)"),
         ("jobsApiStreamArn", "stream ARN"),
         ("jobsApiArn", "required when jobsApiAuth is iam"),
     ]:
@@ -154,5 +154,5 @@ def test_the_real_program_fails_at_start_on_invalid_config(overrides, key):
 
 def test_every_config_key_is_documented():
     doc = (Path(__file__).resolve().parents[2] / "docs" / "infrastructure.md").read_text()
-    for key in (*KEYS, "jobsApiKey"):
+    for key in (*KEYS, *SECRET_KEYS):
         assert f"`{key}`" in doc, key
