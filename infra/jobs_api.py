@@ -136,7 +136,11 @@ class JobsApi(pulumi.ComponentResource):
             opts=child,
         )
         table_arns = [t.arn for t in tables.values()]
-        index_arns = [pulumi.Output.concat(t.arn, "/index/*") for t in tables.values()]
+        index_arns = [
+            pulumi.Output.concat(tables[key].arn, "/index/*")
+            for key, (_hash, indexes, _stream) in TABLES.items()
+            if indexes
+        ]
         resolver_role = aws.iam.Role(
             f"{name}-resolver",
             name=f"{prefix}-jobs-resolver",
@@ -148,14 +152,13 @@ class JobsApi(pulumi.ComponentResource):
             role=resolver_role.id,
             policy=document(
                 [
-                    # Reads by key and by index only: no Scan, no delete.
+                    # What renderlib.jobs.dynamo_store calls: reads by key and by index
+                    # only, no Scan, no delete.
                     allow(
                         [
                             "dynamodb:GetItem",
-                            "dynamodb:BatchGetItem",
                             "dynamodb:PutItem",
                             "dynamodb:UpdateItem",
-                            "dynamodb:ConditionCheckItem",
                             "dynamodb:Query",
                         ],
                         table_arns + index_arns,

@@ -117,8 +117,10 @@ class FarmRoles(pulumi.ComponentResource):
                     [pulumi.Output.concat(args.bucket_arn, f"/{GENERATIONS_PREFIX}/*")],
                     sid="ReadGenerationInputs",
                 ),
+                # A failed upload in parts is aborted (its parts are billed until then):
+                # S3 authorizes that separately from s3:PutObject.
                 allow(
-                    ["s3:PutObject"],
+                    ["s3:PutObject", "s3:AbortMultipartUpload"],
                     [pulumi.Output.concat(args.bucket_arn, f"/{RENDERS_PREFIX}/*")],
                     sid="WriteRenders",
                 ),
@@ -171,11 +173,12 @@ class FarmRoles(pulumi.ComponentResource):
                         "dynamodb:DescribeStream",
                         "dynamodb:GetRecords",
                         "dynamodb:GetShardIterator",
-                        "dynamodb:ListStreams",
                     ],
                     [args.job_stream_arn],
                     sid="ReadTheJobStream",
                 ),
+                # Lambda's stream poller also lists streams, which AWS authorizes only on "*".
+                allow(["dynamodb:ListStreams"], ["*"], sid="ListStreamsIsAccountWide"),
                 allow(
                     _LOG_WRITE,
                     [pulumi.Output.concat(names.log_group_arn(names.dispatcher_log_group), ":*")],

@@ -40,7 +40,7 @@ class Request:
     principal: str  # a role ARN, an account root ARN, or "service:<name>.amazonaws.com"
     action: str
     resource: str
-    context: Mapping[str, str | list[str]] = field(default_factory=dict)
+    context: Mapping[str, str | list[str]] = field(default_factory=dict, hash=False)
 
 
 def as_list(value: Any) -> list:

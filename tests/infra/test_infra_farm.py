@@ -247,7 +247,13 @@ def test_task_role_reads_inputs_writes_renders_never_deletes(run):
     by_action = {a: s["Resource"] for s in task_statements for a in actions(s)}
     assert by_action["s3:GetObject"] == [f"{bucket_arn}/generations/*"]
     assert by_action["s3:PutObject"] == [f"{bucket_arn}/renders/*"]
-    assert set(by_action) == {"s3:GetObject", "s3:PutObject", "appsync:GraphQL"}
+    assert by_action["s3:AbortMultipartUpload"] == [f"{bucket_arn}/renders/*"]
+    assert set(by_action) == {
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:AbortMultipartUpload",
+        "appsync:GraphQL",
+    }
 
 
 def test_no_role_may_delete_objects_or_use_wildcard_resources(run):
@@ -257,7 +263,11 @@ def test_no_role_may_delete_objects_or_use_wildcard_resources(run):
             if statement["Resource"] == ["*"]:
                 # The two actions AWS authorizes only on "*"; ListTasks is held to one
                 # cluster by its ecs:cluster condition.
-                assert actions(statement) in (["ecr:GetAuthorizationToken"], ["ecs:ListTasks"])
+                assert actions(statement) in (
+                    ["ecr:GetAuthorizationToken"],
+                    ["ecs:ListTasks"],
+                    ["dynamodb:ListStreams"],
+                )
                 if actions(statement) == ["ecs:ListTasks"]:
                     assert statement["Condition"]["ArnEquals"]["ecs:cluster"].endswith(
                         f":cluster/{run.config['babulus-render:clusterName']}"

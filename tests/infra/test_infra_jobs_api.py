@@ -178,7 +178,7 @@ def test_resolver_lambda_environment_and_table_access(created):
     assert "dynamodb:Scan" not in data["Action"]
     assert not any("Delete" in a for a in data["Action"])
     assert "dynamodb:Query" in data["Action"]
-    assert len(data["Resource"]) == 8  # 4 tables and their indexes
+    assert len(data["Resource"]) == 7  # 4 tables and the indexes of the 3 that have one
 
 
 def test_the_api_key_acts_for_an_org_only_where_the_stack_binds_it():
