@@ -130,8 +130,6 @@ class FarmMocks(pulumi_mocks.Mocks):
 
     def _computed(self, typ: str, name: str, inputs: dict, physical: str) -> dict:
         region = self.region
-        if typ == "random:index/randomPassword:RandomPassword":
-            return {"result": f"mock-generated-password-{name}"}
         if typ == "aws:s3/bucket:Bucket":
             bucket = inputs.get("bucket") or f"{name}-mock"
             return {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}"}
