@@ -76,4 +76,4 @@ def test_a_failed_run_leaves_nothing_behind_for_the_next():
         run_stack("dev", program=failing)
     run = run_stack("dev", program=tiny_program)
     assert "half-made" not in {r.name for r in run.resources}
-    assert len(run.resources) == 4
+    assert len(run.resources) == 3
