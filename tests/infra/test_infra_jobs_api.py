@@ -314,3 +314,10 @@ def test_attach_cognito_needs_the_client_the_user_and_its_password():
         config = {**ATTACH, "jobsApiAuth": "cognito", **COGNITO, missing: None}
         with pytest.raises(Exception, match=missing):
             run_stack("prod", config_overrides=config)
+
+
+def test_the_policy_pack_passes_the_cognito_attach_stack():
+    from policies.check import check_stack
+
+    config = {**ATTACH, "jobsApiAuth": "cognito", **COGNITO}
+    assert check_stack("prod", config_overrides=config) == []
