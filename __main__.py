@@ -19,7 +19,8 @@ pulumi.export("jobStreamArn", farm.jobs_api.job_stream_arn)
 pulumi.export("dispatcherFunctionName", farm.dispatcher.function_name)
 pulumi.export("dashboardName", farm.monitoring.dashboard_name)
 pulumi.export("alarmTopicArn", farm.monitoring.topic_arn)
-pulumi.export("workerCredentialsSecretArn", farm.secrets.secret_arn)
+if farm.worker_secret_arn is not None:
+    pulumi.export("workerCredentialsSecretArn", farm.worker_secret_arn)
 pulumi.export("pushImageCommands", push_image_commands(settings, farm.registry.repository_url))
 pulumi.export("listTasksCommand", list_tasks_command(settings, farm.cluster.cluster_name))
 if farm.jobs_api.studio_api_key_secret_arn is not None:

@@ -3,9 +3,10 @@
 The worker's container environment is the contract with ``handlers/worker.py``:
 JOBS_API_URL, JOBS_API_AUTH, RENDER_BUCKET, JOB_TIME_LIMIT_SECONDS, CHUNK_AFTER_SECONDS,
 CHUNK_SECONDS, LOG_LEVEL, the task's size and Fargate prices for the RenderRun's cost
-(TASK_*, FARGATE_*_USD), and
-the secret WORKER_CREDENTIALS (JSON username/password, from Secrets Manager,
-never a plain variable). The dispatcher adds JOB_ID and JOB_ATTEMPT per task.
+(TASK_*, FARGATE_*_USD), and what the worker signs in with, from Secrets Manager, never a
+plain variable: JOBS_API_KEY (api_key attach mode) or WORKER_CREDENTIALS (JSON
+email/password) with COGNITO_CLIENT_ID (cognito attach mode); nothing with IAM. The
+dispatcher adds JOB_ID and JOB_ATTEMPT (and CHUNK_INDEX for a chunk) per task.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ class ClusterArgs:
     bucket_name: pulumi.Input[str]
     jobs_api_url: pulumi.Input[str]
     jobs_api_auth: str
-    worker_secret_arn: pulumi.Input[str]
+    worker_secret_arn: pulumi.Input[str] | None = None
+    cognito_client_id: str | None = None
     jobs_api_key_secret_arn: pulumi.Input[str] | None = None
 
 
@@ -39,7 +41,7 @@ def container_definitions(
     image: str,
     bucket: str,
     api_url: str,
-    secret_arn: str,
+    secret_arn: str | None,
     api_key_secret_arn: str | None,
 ) -> str:
     settings = args.settings
@@ -59,7 +61,10 @@ def container_definitions(
         "FARGATE_GB_HOUR_USD": repr(settings.fargate_gb_hour_usd),
         "FARGATE_STORAGE_GB_HOUR_USD": repr(settings.fargate_storage_gb_hour_usd),
     }
-    secrets = [{"name": "WORKER_CREDENTIALS", "valueFrom": secret_arn}]
+    secrets = []
+    if secret_arn is not None:
+        secrets.append({"name": "WORKER_CREDENTIALS", "valueFrom": secret_arn})
+        environment["COGNITO_CLIENT_ID"] = args.cognito_client_id
     if api_key_secret_arn is not None:
         secrets.append({"name": "JOBS_API_KEY", "valueFrom": api_key_secret_arn})
     return json.dumps(

@@ -42,6 +42,9 @@ class DispatcherArgs:
     jobs_api_auth: str
     job_stream_arn: pulumi.Input[str]
     jobs_api_key_secret_arn: pulumi.Input[str] | None = None
+    # cognito attach mode: the farm's user pool sign-in and the pool's app client.
+    worker_secret_arn: pulumi.Input[str] | None = None
+    cognito_client_id: str | None = None
 
 
 def stopped_tasks_pattern(cluster_arn: str, family: str) -> str:
@@ -88,6 +91,9 @@ class Dispatcher(pulumi.ComponentResource):
         }
         if args.jobs_api_key_secret_arn is not None:
             environment["JOBS_API_KEY_SECRET_ARN"] = args.jobs_api_key_secret_arn
+        if args.worker_secret_arn is not None:
+            environment["WORKER_CREDENTIALS_SECRET_ID"] = args.worker_secret_arn
+            environment["COGNITO_CLIENT_ID"] = args.cognito_client_id
         function = aws.lambda_.Function(
             f"{name}-function",
             name=names.dispatcher_function,

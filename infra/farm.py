@@ -23,7 +23,11 @@ class RenderFarm(pulumi.ComponentResource):
     def __init__(self, name: str, settings: Settings, opts: pulumi.ResourceOptions | None = None):
         super().__init__("babulus:render:RenderFarm", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        account_id = aws.get_caller_identity_output().account_id
+        caller = aws.get_caller_identity_output()
+        account_id = caller.account_id
+        # The IAM principal behind the deploy (an assumed role's role, not its session): the
+        # provider reads back what it writes to secrets, on create, refresh and destroy.
+        deployer_arn = aws.iam.get_session_context_output(arn=caller.arn).issuer_arn
         names = FarmNames(settings, account_id)
         prefix = settings.name_prefix
 
@@ -52,14 +56,25 @@ class RenderFarm(pulumi.ComponentResource):
             ),
             child,
         )
-        self.secrets = WorkerSecrets(
-            "secrets",
-            WorkerSecretsArgs(
-                name_prefix=prefix,
-                reader_role_arn=names.role_arn(names.execution_role),
-            ),
-            child,
-        )
+        # Only a studio API that knows the farm by user pool needs a password (cognito attach).
+        api_settings = settings.jobs_api
+        worker_secret_arn: pulumi.Output[str] | None = None
+        if api_settings.auth == "cognito":
+            worker_secret_arn = WorkerSecrets(
+                "secrets",
+                WorkerSecretsArgs(
+                    name_prefix=prefix,
+                    reader_role_arns=[
+                        names.role_arn(names.execution_role),
+                        names.role_arn(names.dispatcher_role),
+                    ],
+                    deployer_arn=deployer_arn,
+                    email=api_settings.worker_email,
+                    password=api_settings.worker_password,
+                ),
+                child,
+            ).secret_arn
+        self.worker_secret_arn = worker_secret_arn
         self.lambda_package = LambdaPackage("lambda", LambdaPackageArgs(name_prefix=prefix), child)
         self.jobs_api = JobsApi(
             "jobs",
@@ -68,8 +83,6 @@ class RenderFarm(pulumi.ComponentResource):
                 account_id=account_id,
                 code=self.lambda_package.code,
                 layer_arn=self.lambda_package.layer_arn,
-                worker_username=self.secrets.username,
-                worker_password=self.secrets.password,
                 farm_role_arns=[
                     names.role_arn(names.task_role),
                     names.role_arn(names.dispatcher_role),
@@ -85,8 +98,7 @@ class RenderFarm(pulumi.ComponentResource):
                 names=names,
                 repository_arn=self.registry.repository_arn,
                 bucket_arn=self.storage.bucket_arn,
-                inputs_prefix=settings.inputs_prefix,
-                worker_secret_arn=self.secrets.secret_arn,
+                worker_secret_arn=worker_secret_arn,
                 job_stream_arn=self.jobs_api.job_stream_arn,
                 jobs_api_arn=self.jobs_api.api_arn,
                 jobs_api_key_secret_arn=self.jobs_api.api_key_secret_arn,
@@ -106,7 +118,8 @@ class RenderFarm(pulumi.ComponentResource):
                 bucket_name=self.storage.bucket_name,
                 jobs_api_url=self.jobs_api.endpoint,
                 jobs_api_auth=self.jobs_api.farm_auth,
-                worker_secret_arn=self.secrets.secret_arn,
+                worker_secret_arn=worker_secret_arn,
+                cognito_client_id=api_settings.cognito_client_id,
                 jobs_api_key_secret_arn=self.jobs_api.api_key_secret_arn,
             ),
             child,
@@ -125,6 +138,8 @@ class RenderFarm(pulumi.ComponentResource):
                 bucket_name=self.storage.bucket_name,
                 jobs_api_url=self.jobs_api.endpoint,
                 jobs_api_auth=self.jobs_api.farm_auth,
+                worker_secret_arn=worker_secret_arn,
+                cognito_client_id=api_settings.cognito_client_id,
                 job_stream_arn=self.jobs_api.job_stream_arn,
                 jobs_api_key_secret_arn=self.jobs_api.api_key_secret_arn,
             ),

@@ -77,8 +77,6 @@ class JobsApiArgs:
     account_id: pulumi.Input[str]
     code: pulumi.Archive
     layer_arn: pulumi.Input[str]
-    worker_username: str
-    worker_password: pulumi.Input[str]
     # The IAM roles the resolver treats as the farm (renderlib.jobs.authorization).
     farm_role_arns: list[pulumi.Input[str]]
     # The render bucket: the resolver presigns RenderRun.mp4Url/posterUrl under renders/.
@@ -147,7 +145,11 @@ class JobsApi(pulumi.ComponentResource):
             opts=child,
         )
         table_arns = [t.arn for t in tables.values()]
-        index_arns = [pulumi.Output.concat(t.arn, "/index/*") for t in tables.values()]
+        index_arns = [
+            pulumi.Output.concat(tables[key].arn, "/index/*")
+            for key, (_hash, indexes, _stream) in TABLES.items()
+            if indexes
+        ]
         resolver_role = aws.iam.Role(
             f"{name}-resolver",
             name=f"{prefix}-jobs-resolver",
@@ -159,14 +161,13 @@ class JobsApi(pulumi.ComponentResource):
             role=resolver_role.id,
             policy=document(
                 [
-                    # Reads by key and by index only: no Scan, no delete.
+                    # What renderlib.jobs.dynamo_store calls: reads by key and by index
+                    # only, no Scan, no delete.
                     allow(
                         [
                             "dynamodb:GetItem",
-                            "dynamodb:BatchGetItem",
                             "dynamodb:PutItem",
                             "dynamodb:UpdateItem",
-                            "dynamodb:ConditionCheckItem",
                             "dynamodb:Query",
                         ],
                         table_arns + index_arns,
@@ -245,15 +246,6 @@ class JobsApi(pulumi.ComponentResource):
                 "ALLOW_REFRESH_TOKEN_AUTH",
             ],
             prevent_user_existence_errors="ENABLED",
-            opts=child,
-        )
-        # The worker's own user, for clients that use the Cognito mode with its credentials.
-        aws.cognito.User(
-            f"{name}-worker",
-            user_pool_id=user_pool.id,
-            username=args.worker_username,
-            password=args.worker_password,
-            message_action="SUPPRESS",
             opts=child,
         )
 

@@ -23,6 +23,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.names import FarmNames
+from infra.policy_docs import document
 
 NAMESPACE = "BabulusRender"
 # Alarm when the dispatcher gets close to its 30 s timeout.
@@ -145,6 +146,61 @@ def dashboard_body(region: str, function: str, cluster: str, failed_rule: str) -
     )
 
 
+def alarm_key_policy(names: FarmNames) -> pulumi.Output[str]:
+    """The account administers the key (as KMS's default policy); CloudWatch may encrypt
+    the messages it publishes to the topic."""
+    return document(
+        [
+            {
+                "Sid": "TheAccountAdministersTheKey",
+                "Effect": "Allow",
+                "Principal": {"AWS": names.arn("iam", "root", region=False)},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            {
+                "Sid": "CloudWatchAlarmsPublishToTheTopic",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*",
+            },
+        ]
+    )
+
+
+def alarm_topic_policy(names: FarmNames, topic_arn: pulumi.Input[str]) -> pulumi.Output[str]:
+    """Only this account's alarms publish to the topic; the account manages it."""
+    return document(
+        [
+            {
+                "Sid": "TheAccountManagesTheTopic",
+                "Effect": "Allow",
+                "Principal": {"AWS": names.arn("iam", "root", region=False)},
+                "Action": [
+                    "sns:GetTopicAttributes",
+                    "sns:SetTopicAttributes",
+                    "sns:Subscribe",
+                    "sns:ListSubscriptionsByTopic",
+                    "sns:DeleteTopic",
+                ],
+                "Resource": topic_arn,
+            },
+            {
+                "Sid": "ThisAccountsAlarmsPublish",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": "sns:Publish",
+                "Resource": topic_arn,
+                "Condition": {
+                    "ArnLike": {"aws:SourceArn": names.arn("cloudwatch", "alarm:*")},
+                    "StringEquals": {"aws:SourceAccount": names.account_id},
+                },
+            },
+        ]
+    )
+
+
 class Monitoring(pulumi.ComponentResource):
     topic_arn: pulumi.Output[str]
     dashboard_name: pulumi.Output[str]
@@ -156,11 +212,27 @@ class Monitoring(pulumi.ComponentResource):
         settings = names.settings
         prefix = names.prefix
 
+        # CloudWatch cannot publish to a topic under the AWS-managed alias/aws/sns key (its
+        # policy cannot be changed to admit cloudwatch.amazonaws.com): the topic gets its own key.
+        key = aws.kms.Key(
+            f"{name}-alarms",
+            description=f"Encrypts the {prefix} alarm topic; CloudWatch alarms may use it",
+            enable_key_rotation=True,
+            deletion_window_in_days=7,
+            policy=alarm_key_policy(names),
+            opts=child,
+        )
+        aws.kms.Alias(
+            f"{name}-alarms", name=f"alias/{prefix}-alarms", target_key_id=key.key_id, opts=child
+        )
         topic = aws.sns.Topic(
             f"{name}-alarms",
             name=f"{prefix}-alarms",
-            kms_master_key_id="alias/aws/sns",
+            kms_master_key_id=key.arn,
             opts=child,
+        )
+        aws.sns.TopicPolicy(
+            f"{name}-alarms", arn=topic.arn, policy=alarm_topic_policy(names, topic.arn), opts=child
         )
         if settings.alarm_email:
             aws.sns.TopicSubscription(

@@ -38,6 +38,8 @@ from pulumi.runtime.sync_await import _sync_await
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MOCK_ACCOUNT = "123456789012"
+MOCK_DEPLOYER_ROLE = f"arn:aws:iam::{MOCK_ACCOUNT}:role/deployer"
+MOCK_DEPLOYER_SESSION = f"arn:aws:sts::{MOCK_ACCOUNT}:assumed-role/deployer/pulumi-session"
 
 # The marker Pulumi's wire format uses for a secret value ({SECRET_SIG: SECRET_VALUE, "value": v}).
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
@@ -128,8 +130,6 @@ class FarmMocks(pulumi_mocks.Mocks):
 
     def _computed(self, typ: str, name: str, inputs: dict, physical: str) -> dict:
         region = self.region
-        if typ == "random:index/randomPassword:RandomPassword":
-            return {"result": f"mock-generated-password-{name}"}
         if typ == "aws:s3/bucket:Bucket":
             bucket = inputs.get("bucket") or f"{name}-mock"
             return {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}"}
@@ -163,6 +163,11 @@ class FarmMocks(pulumi_mocks.Mocks):
             return {"arn": _mock_arn("logs", region, f"log-group:{physical}")}
         if typ == "aws:cloudwatch/eventRule:EventRule":
             return {"arn": _mock_arn("events", region, f"rule/{physical}")}
+        if typ == "aws:kms/key:Key":
+            key_id = f"mock-key-{name}"
+            return {"keyId": key_id, "arn": _mock_arn("kms", region, f"key/{key_id}")}
+        if typ == "aws:sns/topic:Topic":
+            return {"arn": _mock_arn("sns", region, physical)}
         if typ == "aws:secretsmanager/secret:Secret":
             return {"arn": _mock_arn("secretsmanager", region, f"secret:{physical}-AbCdEf")}
         if typ == "aws:ecr/repository:Repository":
@@ -174,7 +179,12 @@ class FarmMocks(pulumi_mocks.Mocks):
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> dict:
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": MOCK_ACCOUNT, "arn": f"arn:aws:iam::{MOCK_ACCOUNT}:root"}
+            # Deploys usually run as an assumed role (SSO, CI), as here.
+            return {"accountId": MOCK_ACCOUNT, "arn": MOCK_DEPLOYER_SESSION}
+        if args.token == "aws:iam/getSessionContext:getSessionContext":
+            arn = args.args["arn"]
+            issuer = MOCK_DEPLOYER_ROLE if arn == MOCK_DEPLOYER_SESSION else arn
+            return {"arn": arn, "issuerArn": issuer}
         if args.token == "aws:ec2/getRouteTables:getRouteTables":
             # One route table per subnet the filter names: shows which subnets were asked for.
             subnets = [

@@ -1,12 +1,13 @@
 """Roles: least-privilege IAM roles for the worker task and the dispatcher.
 
 - task execution role: pull the worker image, write the worker's logs, read the
-  worker credentials secret (and the jobs API key secret in api_key attach mode);
+  secret the worker signs in to the jobs API with (the API key in api_key attach mode,
+  the user pool user in cognito attach mode; none with IAM);
 - task role: what the worker itself does: read generation inputs, write
   ``renders/*`` (no delete), call the jobs API;
 - dispatcher role: run, list, describe and tag tasks of this cluster and task
   family, pass exactly the two task roles, read the Job table stream, call the
-  jobs API, write its own logs.
+  jobs API (reading its sign-in secret, as the worker's), write its own logs.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pulumi_aws as aws
 
 from infra.names import FarmNames
 from infra.policy_docs import allow, document, service_trust
+from renderlib.farm.storage import GENERATIONS_PREFIX, RENDERS_PREFIX
 
 _LOG_WRITE = ["logs:CreateLogStream", "logs:PutLogEvents"]
 
@@ -27,8 +29,8 @@ class FarmRolesArgs:
     names: FarmNames
     repository_arn: pulumi.Input[str]
     bucket_arn: pulumi.Input[str]
-    inputs_prefix: str
-    worker_secret_arn: pulumi.Input[str]
+    # The farm's user pool sign-in (cognito attach mode), else None.
+    worker_secret_arn: pulumi.Input[str] | None
     job_stream_arn: pulumi.Input[str]
     # appsync:GraphQL target when the farm signs its calls with IAM; None otherwise.
     jobs_api_arn: pulumi.Input[str] | None
@@ -72,15 +74,14 @@ class FarmRoles(pulumi.ComponentResource):
                     sid="CallTheJobsApi",
                 )
             ]
-        api_key_reads = []
-        if args.jobs_api_key_secret_arn is not None:
-            api_key_reads = [
-                allow(
-                    ["secretsmanager:GetSecretValue"],
-                    [args.jobs_api_key_secret_arn],
-                    sid="ReadTheJobsApiKey",
-                )
-            ]
+        sign_in_reads = [
+            allow(["secretsmanager:GetSecretValue"], [arn], sid=sid)
+            for arn, sid in (
+                (args.jobs_api_key_secret_arn, "ReadTheJobsApiKey"),
+                (args.worker_secret_arn, "ReadTheWorkerCredentials"),
+            )
+            if arn is not None
+        ]
 
         execution_trust = service_trust("ecs-tasks.amazonaws.com", None)
         execution = self._role(
@@ -103,12 +104,7 @@ class FarmRoles(pulumi.ComponentResource):
                     [pulumi.Output.concat(names.log_group_arn(names.worker_log_group), ":*")],
                     sid="WriteWorkerLogs",
                 ),
-                allow(
-                    ["secretsmanager:GetSecretValue"],
-                    [args.worker_secret_arn],
-                    sid="ReadTheWorkerCredentials",
-                ),
-                *api_key_reads,
+                *sign_in_reads,
             ],
         )
         task = self._role(
@@ -118,12 +114,14 @@ class FarmRoles(pulumi.ComponentResource):
             [
                 allow(
                     ["s3:GetObject"],
-                    [pulumi.Output.concat(args.bucket_arn, "/", args.inputs_prefix, "*")],
+                    [pulumi.Output.concat(args.bucket_arn, f"/{GENERATIONS_PREFIX}/*")],
                     sid="ReadGenerationInputs",
                 ),
+                # A failed upload in parts is aborted (its parts are billed until then):
+                # S3 authorizes that separately from s3:PutObject.
                 allow(
-                    ["s3:PutObject"],
-                    [pulumi.Output.concat(args.bucket_arn, "/renders/*")],
+                    ["s3:PutObject", "s3:AbortMultipartUpload"],
+                    [pulumi.Output.concat(args.bucket_arn, f"/{RENDERS_PREFIX}/*")],
                     sid="WriteRenders",
                 ),
                 *jobs_api_calls,
@@ -150,9 +148,11 @@ class FarmRoles(pulumi.ComponentResource):
                     {"ArnEquals": {"ecs:cluster": cluster_arn}},
                     sid="DescribeClusterTasks",
                 ),
+                # A cluster-wide ListTasks (no containerInstance) is authorized on "*": a
+                # container-instance resource only matches calls that name an instance.
                 allow(
                     ["ecs:ListTasks"],
-                    [names.arn("ecs", f"container-instance/{cluster}/*")],
+                    ["*"],
                     {"ArnEquals": {"ecs:cluster": cluster_arn}},
                     sid="ListClusterTasks",
                 ),
@@ -173,11 +173,12 @@ class FarmRoles(pulumi.ComponentResource):
                         "dynamodb:DescribeStream",
                         "dynamodb:GetRecords",
                         "dynamodb:GetShardIterator",
-                        "dynamodb:ListStreams",
                     ],
                     [args.job_stream_arn],
                     sid="ReadTheJobStream",
                 ),
+                # Lambda's stream poller also lists streams, which AWS authorizes only on "*".
+                allow(["dynamodb:ListStreams"], ["*"], sid="ListStreamsIsAccountWide"),
                 allow(
                     _LOG_WRITE,
                     [pulumi.Output.concat(names.log_group_arn(names.dispatcher_log_group), ":*")],
@@ -197,7 +198,7 @@ class FarmRoles(pulumi.ComponentResource):
                     sid="DeleteChunkSegments",
                 ),
                 *jobs_api_calls,
-                *api_key_reads,
+                *sign_in_reads,
             ],
         )
 

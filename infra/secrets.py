@@ -1,9 +1,16 @@
-"""Secrets: the worker's credentials, generated and kept in Secrets Manager.
+"""Secrets: the farm's sign-in for a studio jobs API that authenticates it by user pool.
 
-The password only ever travels as a Pulumi secret: into the secret version
-(and, when this program creates the jobs API, the Cognito worker user). The
-task receives it through the container's ``secrets``, and a resource policy
-lets no principal but the task execution role read the value.
+Only in cognito attach mode (the studio's Amplify API, which knows workers by Cognito
+user): the farm's user in the studio's pool, ``{"email", "password"}``, from stack config
+(the password a Pulumi secret) into Secrets Manager. The worker task receives it through
+the container's ``secrets`` (WORKER_CREDENTIALS), the dispatcher reads it at start
+(WORKER_CREDENTIALS_SECRET_ID); both sign in with it and refresh their tokens
+(renderlib.jobs.auth.CognitoAuth). Where the farm signs its calls with IAM (create mode,
+iam attach mode) there is no password at all.
+
+A resource policy lets no principal read the value but the two roles that sign in and
+the deploying principal (the provider reads back the version it wrote, on create,
+refresh and destroy).
 """
 
 from __future__ import annotations
@@ -12,7 +19,6 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_random as random
 
 from infra.policy_docs import document
 
@@ -20,14 +26,15 @@ from infra.policy_docs import document
 @dataclass
 class WorkerSecretsArgs:
     name_prefix: str
-    reader_role_arn: pulumi.Input[str]
-    username: str = "render-worker"
+    reader_role_arns: list[pulumi.Input[str]]
+    # Who runs `pulumi up` (an IAM role or user ARN, never an STS session ARN).
+    deployer_arn: pulumi.Input[str]
+    email: str
+    password: pulumi.Input[str]
 
 
 class WorkerSecrets(pulumi.ComponentResource):
     secret_arn: pulumi.Output[str]
-    username: str
-    password: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: WorkerSecretsArgs, opts: pulumi.ResourceOptions | None = None
@@ -35,29 +42,18 @@ class WorkerSecrets(pulumi.ComponentResource):
         super().__init__("babulus:render:WorkerSecrets", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        # Cognito's default password policy wants every character class.
-        password = random.RandomPassword(
-            f"{name}-password",
-            length=32,
-            min_lower=1,
-            min_upper=1,
-            min_numeric=1,
-            min_special=1,
-            override_special="!#$%&*()-_=+[]{}<>:?",
-            opts=child,
-        )
         secret = aws.secretsmanager.Secret(
             f"{name}-worker-credentials",
             name=f"{args.name_prefix}/worker-credentials",
-            description="Render worker credentials for the jobs API (JSON: username, password)",
+            description="The farm's user in the studio's user pool (JSON: email, password)",
             recovery_window_in_days=7,
             opts=child,
         )
         aws.secretsmanager.SecretVersion(
             f"{name}-worker-credentials",
             secret_id=secret.id,
-            secret_string=pulumi.Output.json_dumps(
-                {"username": args.username, "password": password.result}
+            secret_string=pulumi.Output.secret(
+                pulumi.Output.json_dumps({"email": args.email, "password": args.password})
             ),
             opts=child,
         )
@@ -68,13 +64,15 @@ class WorkerSecrets(pulumi.ComponentResource):
             policy=document(
                 [
                     {
-                        "Sid": "OnlyTheTaskExecutionRoleReadsTheValue",
+                        "Sid": "OnlyTheFarmRolesAndTheDeployerReadTheValue",
                         "Effect": "Deny",
                         "Principal": "*",
                         "Action": "secretsmanager:GetSecretValue",
                         "Resource": "*",
                         "Condition": {
-                            "StringNotEquals": {"aws:PrincipalArn": args.reader_role_arn}
+                            "StringNotEquals": {
+                                "aws:PrincipalArn": [*args.reader_role_arns, args.deployer_arn]
+                            }
                         },
                     }
                 ]
@@ -83,6 +81,4 @@ class WorkerSecrets(pulumi.ComponentResource):
         )
 
         self.secret_arn = secret.arn
-        self.username = args.username
-        self.password = pulumi.Output.secret(password.result)
         self.register_outputs({"secretArn": self.secret_arn})

@@ -17,6 +17,7 @@ from datetime import datetime
 import pulumi
 
 from renderlib.cost import ARM64_PRICES, STORAGE_GB_HOUR, X86_64_PRICES
+from renderlib.farm.storage import GENERATIONS_PREFIX
 from renderlib.jobs.fields import TOKEN_RULE, is_token
 
 PROJECT = "babulus-render"
@@ -61,7 +62,7 @@ LOG_RETENTION_DAYS = (
 ARCHITECTURES = ("X86_64", "ARM64")
 JOBS_API_MODES = ("create", "attach")
 # How the farm's own roles call an attached API; credentials never sit in env vars.
-ATTACH_AUTH_MODES = ("iam", "api_key")
+ATTACH_AUTH_MODES = ("iam", "api_key", "cognito")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 _RATE = re.compile(r"^rate\((1 (minute|hour|day)|([2-9]|[1-9]\d+) (minutes|hours|days))\)$")
@@ -89,6 +90,11 @@ class JobsApiSettings:
     api_key_org: str | None = None
     # attach mode with api_key auth: the key, kept a Pulumi secret (set by load_settings).
     api_key: pulumi.Output[str] | None = None
+    # attach mode with cognito auth: the studio user pool's app client and the farm's user
+    # in it (its password kept a Pulumi secret, set by load_settings).
+    cognito_client_id: str | None = None
+    worker_email: str | None = None
+    worker_password: pulumi.Output[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -99,9 +105,9 @@ class Settings:
     cluster_name: str
     repository_name: str
     bucket_name: str | None
-    inputs_prefix: str
     max_concurrent_tasks: int
-    # One dispatcher at a time keeps "capacity = max - running" exact; None = unreserved.
+    # None = unreserved (the default); 1 keeps "capacity = max - running" exact on accounts
+    # with the Lambda concurrency to spare.
     dispatcher_reserved_concurrency: int | None
     task_cpu: int
     task_memory: int
@@ -182,7 +188,9 @@ def _name(raw: Mapping[str, str], key: str, default: str | None) -> str:
 
 def _reserved_concurrency(raw: Mapping[str, str]) -> int | None:
     key = "dispatcherReservedConcurrency"
-    value = raw.get(key, "1")
+    # Unreserved by default: reserving fails on accounts whose unreserved Lambda concurrency
+    # would drop under its minimum of 100 (new accounts have a quota of 10).
+    value = raw.get(key, "unreserved")
     if value == "unreserved":
         return None
     if not value.isdigit() or not 1 <= int(value) <= 10:
@@ -257,9 +265,43 @@ def _jobs_api(raw: Mapping[str, str]) -> JobsApiSettings:
     for key in ("jobsApiKeyExpires", "jobsApiKeyOrg"):
         if key in raw:
             raise _fail(key, raw[key], "unset when jobsApiMode is attach")
+    cognito = _cognito_user(raw) if auth == "cognito" else {}
     return JobsApiSettings(
-        mode="attach", endpoint=endpoint, auth=auth, job_stream_arn=stream_arn, api_arn=api_arn
+        mode="attach",
+        endpoint=endpoint,
+        auth=auth,
+        job_stream_arn=stream_arn,
+        api_arn=api_arn,
+        **cognito,
     )
+
+
+def _cognito_user(raw: Mapping[str, str]) -> dict[str, str]:
+    """The studio user pool's app client and the farm's user in it (cognito attach mode)."""
+    client_id = raw.get("jobsApiCognitoClientId")
+    if not client_id or not re.match(r"^[\w+]{1,128}$", client_id):
+        raise _fail(
+            "jobsApiCognitoClientId",
+            client_id,
+            "the studio user pool's app client id (USER_PASSWORD_AUTH and REFRESH_TOKEN_AUTH "
+            "allowed), required when jobsApiAuth is cognito",
+        )
+    email = raw.get("jobsApiWorkerEmail")
+    if not email or not _EMAIL.match(email):
+        raise _fail(
+            "jobsApiWorkerEmail",
+            email,
+            "the email of the farm's user in the studio user pool, required when jobsApiAuth "
+            "is cognito",
+        )
+    if not raw.get("jobsApiWorkerPassword"):
+        raise _fail(
+            "jobsApiWorkerPassword",
+            None,
+            "that user's permanent password, set as a secret (pulumi config set --secret "
+            "jobsApiWorkerPassword ...), required when jobsApiAuth is cognito",
+        )
+    return {"cognito_client_id": client_id, "worker_email": email}
 
 
 def settings_from_mapping(stack: str, region: str | None, raw: Mapping[str, str]) -> Settings:
@@ -298,16 +340,13 @@ def settings_from_mapping(stack: str, region: str | None, raw: Mapping[str, str]
     if email is not None and not _EMAIL.match(email):
         raise _fail("alarmEmail", email, "an email address, or unset for no subscription")
 
-    inputs_prefix = raw.get("inputsPrefix", "generations/")
-    if (
-        not inputs_prefix.endswith("/")
-        or inputs_prefix.startswith("/")
-        or inputs_prefix.startswith("renders/")
-    ):
+    if "inputsPrefix" in raw:
+        # The submitter writes, the resolver admits and the worker reads this one prefix.
         raise _fail(
             "inputsPrefix",
-            inputs_prefix,
-            "an S3 key prefix ending in '/', not starting with '/' or 'renders/'",
+            raw["inputsPrefix"],
+            f"no value: remove it; generation inputs are always under '{GENERATIONS_PREFIX}/' "
+            "(renderlib.farm.storage), which the submitter, the jobs API and the task role share",
         )
 
     bucket = raw.get("bucketName") or None
@@ -327,7 +366,6 @@ def settings_from_mapping(stack: str, region: str | None, raw: Mapping[str, str]
         cluster_name=_name(raw, "clusterName", f"{prefix}-cluster"),
         repository_name=_name(raw, "repositoryName", f"{prefix}-worker"),
         bucket_name=bucket,
-        inputs_prefix=inputs_prefix,
         max_concurrent_tasks=_int(raw, "maxConcurrentTasks", 10, 1, 100),
         dispatcher_reserved_concurrency=_reserved_concurrency(raw),
         task_cpu=cpu,
@@ -354,7 +392,8 @@ def settings_from_mapping(stack: str, region: str | None, raw: Mapping[str, str]
     )
 
 
-# Every key the program reads from the project namespace (documented in docs/infrastructure.md).
+# Every key the program reads from the project namespace (documented in docs/infrastructure.md);
+# inputsPrefix only to refuse it.
 KEYS = (
     "namePrefix",
     "clusterName",
@@ -390,18 +429,26 @@ KEYS = (
     "fargateVcpuHourUsd",
     "fargateGbHourUsd",
     "fargateStorageGbHourUsd",
+    "jobsApiCognitoClientId",
+    "jobsApiWorkerEmail",
 )
+# Read with config.get_secret: their values stay Pulumi secrets.
+SECRET_KEYS = ("jobsApiKey", "jobsApiWorkerPassword")
 
 
 def load_settings() -> Settings:
     """Settings for the running stack, from pulumi.Config."""
     config = pulumi.Config(PROJECT)
     raw = {key: value for key in KEYS if (value := config.get(key)) is not None}
-    # Validation only needs to know the secret is set; its value stays a Pulumi secret.
-    api_key = config.get_secret("jobsApiKey")
-    if api_key is not None:
-        raw["jobsApiKey"] = "<secret>"
+    secrets = {key: value for key in SECRET_KEYS if (value := config.get_secret(key)) is not None}
+    # Validation only needs to know a secret is set; its value stays a Pulumi secret.
+    raw.update({key: "<secret>" for key in secrets})
     settings = settings_from_mapping(pulumi.get_stack(), pulumi.Config("aws").get("region"), raw)
-    if api_key is None:
-        return settings
-    return replace(settings, jobs_api=replace(settings.jobs_api, api_key=api_key))
+    return replace(
+        settings,
+        jobs_api=replace(
+            settings.jobs_api,
+            api_key=secrets.get("jobsApiKey"),
+            worker_password=secrets.get("jobsApiWorkerPassword"),
+        ),
+    )

@@ -45,6 +45,21 @@ def refers_to(side: PolicyResource, prop: str, owner: PolicyResource) -> bool:
     return value in identities(owner)
 
 
+def lists(side: PolicyResource, prop: str, owner: PolicyResource) -> bool:
+    """True when the list input ``prop`` of ``side`` (alarm actions, say) names ``owner``."""
+    if any(dep.urn == owner.urn for dep in side.property_dependencies.get(prop, [])):
+        return True
+    values = known(side.props, prop)
+    if values is UNKNOWN or values is None or isinstance(values, str):
+        return False
+    named = set()
+    for index in range(len(values)):
+        value = known(values, index)
+        if isinstance(value, str):
+            named.add(value)
+    return bool(identities(owner) & named)
+
+
 def of_type(resources: Iterable[PolicyResource], *types: str) -> list[PolicyResource]:
     return [r for r in resources if r.resource_type in types]
 

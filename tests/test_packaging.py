@@ -137,6 +137,22 @@ def test_runtime_dependencies_leave_out_infra_and_dev_tools() -> None:
         assert heavy not in runtime, f"{heavy} would be installed into the worker image"
 
 
+def test_every_gql_requirement_admits_only_the_gql_the_client_needs() -> None:
+    # renderlib/jobs/client.py executes GraphQLRequest objects, which gql 4.0 introduced.
+    from packaging.requirements import Requirement
+
+    lambda_lines = (ROOT / "scripts" / "lambda-requirements.txt").read_text().splitlines()
+    farm = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = farm["optional-dependencies"]["farm"] + [
+        line for line in lambda_lines if line.strip() and not line.startswith("#")
+    ]
+    gql = [Requirement(r) for r in declared if Requirement(r).name == "gql"]
+    assert len(gql) == 2, "pyproject's farm extra and the Lambda layer both need gql"
+    for requirement in gql:
+        assert not requirement.specifier.contains("3.5.3"), requirement
+        assert requirement.specifier.contains("4.0.0"), requirement
+
+
 def test_dockerfile_runs_the_worker_as_a_non_root_user() -> None:
     users = arguments_of("USER")
     assert users, "the image must not run as root"

@@ -25,7 +25,9 @@ the tasks' role has no delete) deletes the job's chunk segments.
 
 Capacity = max concurrent tasks - the worker tasks ECS lists as pending or running, read
 once per invocation and counted down as this invocation launches. Racing dispatchers can
-each see the same free capacity, so infra reserves one concurrent dispatcher.
+each see the same free capacity (by default the Lambda reserves no concurrency, which new
+accounts cannot spare), so tasks may briefly exceed the cap by one invocation's launches;
+exactly-once launch does not depend on it (the claim and the client token above).
 
 Launch failures: a RunTask exception (throttling, timeout, 5xx) may hide a task that
 started, so the job is requeued WITHOUT counting a retry: the next launch has the same

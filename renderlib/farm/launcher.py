@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from renderlib.errors import BadInputError, LaunchError
+from renderlib.farm.running_workers import RunningWorkers
 from renderlib.farm.settings import EcsSettings
 from renderlib.jobs.fields import TOKEN_RULE, is_token
 from renderlib.jobs.records import Job
@@ -225,7 +226,9 @@ class LocalLauncher:
     The process gets this process's environment, ``env`` (the jobs API URL, the storage
     folder...) and JOB_ID/JOB_ATTEMPT; its output goes to ``log_dir/<job>-<attempt>.log``.
     It runs in its own session, so a Ctrl-C in the terminal reaches the farm only and the
-    farm stops workers with SIGTERM, as ECS does.
+    farm stops workers with SIGTERM, as ECS does. Each worker is recorded in
+    ``log_dir/running``, so the active count covers every live worker of the folder, not
+    only this process's (see running_workers).
     """
 
     CONTAINER_NAME = "worker"
@@ -242,10 +245,13 @@ class LocalLauncher:
         self._processes: dict[str, _Process] = {}
         self._by_token: dict[str, str] = {}
         self._lock = threading.Lock()
+        self._running = RunningWorkers(self.log_dir / "running")
 
     def active_task_count(self) -> int:
         with self._lock:
-            return sum(1 for p in self._processes.values() if p.popen.poll() is None)
+            for process in self._processes.values():
+                process.popen.poll()  # reap this process's exited workers: no zombie counts
+            return self._running.count()
 
     def launch(self, job: Job, attempt: int, chunk: int | None = None) -> str:
         if not is_token(job.id):  # it names the log file
@@ -277,6 +283,7 @@ class LocalLauncher:
                 raise LaunchError(
                     f"cannot start the worker for job {job.id}: {exc}", task_may_exist=False
                 ) from exc
+            self._running.add(popen.pid, job.id, attempt)
             task_id = f"local-task/{popen.pid}"
             self._processes[task_id] = _Process(task_id, job.id, attempt, chunk, popen)
             self._by_token[token] = task_id

@@ -7,9 +7,10 @@
   JOBS_API_KEY_SECRET_ARN.
 - iam: SigV4 over the request (service ``appsync``) with boto3's credential chain.
 - cognito: a user pool user (USER_PASSWORD_AUTH); the ID token goes in ``Authorization``
-  and is refreshed before it expires. The worker's username and password come from
-  the WORKER_CREDENTIALS environment variable (JSON, injected by ECS from Secrets
-  Manager) or from the secret named by WORKER_CREDENTIALS_SECRET_ID.
+  and is refreshed before it expires. The farm's ``{"email", "password"}`` (the studio's
+  shape; ``username`` instead of ``email`` is accepted too) come from the
+  WORKER_CREDENTIALS environment variable (JSON, injected by ECS from Secrets Manager)
+  or from the secret named by WORKER_CREDENTIALS_SECRET_ID.
 """
 
 from __future__ import annotations
@@ -161,13 +162,13 @@ def api_key(env: Mapping[str, str], secrets_client: Any = None) -> str:
 
 
 def worker_credentials(env: Mapping[str, str], secrets_client: Any = None) -> dict:
-    """The worker user's {"username", "password"[, "clientId"]}."""
+    """The worker user's {"username", "password"[, "clientId"]}; an "email" is its username."""
     if env.get("WORKER_CREDENTIALS"):
         return _credentials_json(env["WORKER_CREDENTIALS"], "WORKER_CREDENTIALS")
     secret_id = env.get("WORKER_CREDENTIALS_SECRET_ID")
     if not secret_id:
         raise JobsApiError(
-            "JOBS_API_AUTH=cognito needs WORKER_CREDENTIALS (JSON with username and password) "
+            "JOBS_API_AUTH=cognito needs WORKER_CREDENTIALS (JSON with email and password) "
             "or WORKER_CREDENTIALS_SECRET_ID (a Secrets Manager secret holding that JSON)"
         )
     return _credentials_json(_secret_string(secret_id, env, secrets_client), f"secret {secret_id}")
@@ -191,8 +192,10 @@ def _credentials_json(text: str, source: str) -> dict:
         credentials = json.loads(text)
     except ValueError:
         credentials = None
+    if isinstance(credentials, dict) and "username" not in credentials and "email" in credentials:
+        credentials = {**credentials, "username": credentials["email"]}
     if not isinstance(credentials, dict) or not {"username", "password"} <= credentials.keys():
-        raise JobsApiError(f'{source} must be JSON with "username" and "password"')
+        raise JobsApiError(f'{source} must be JSON with "email" and "password"')
     return credentials
 
 

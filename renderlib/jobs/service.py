@@ -270,14 +270,17 @@ class JobsService:
         user_condition = self._condition(JOB, condition)
         if new_status is not None:
             values["status"] = new_status.value
+        retried_at = None
         if operation == RETRY:
             remove |= RETRY_CLEARS
+            retried_at = self._next_attempt(job_id, values)
         allowed = allowed_from(caller, new_status)
         guards = conditions.both(
             conditions.OneOf("status", tuple(sorted(s.value for s in allowed))),
             conditions.Compare("orgId", "eq", caller.org_id)
             if caller.role is Role.STUDIO
             else None,
+            retried_at,
         )
         values["updatedAt"] = self.clock()
         try:
@@ -475,6 +478,17 @@ class JobsService:
             raise ValidationError(
                 f"inputJson names generation run {run_id}, which is not org {job['orgId']}'s"
             )
+
+    def _next_attempt(self, job_id: str, values: dict) -> conditions.Condition | None:
+        """A manual retry is a new attempt: without a new attempt number the launcher's
+        client token (job id + attempt) would hand back the failed attempt's stopped task.
+        Returns the guard that the count is still the one read (None: no such job)."""
+        current = self.store.get(JOB, job_id)
+        if current is None:
+            return None
+        count = current.get("retryCount", 0)
+        values["retryCount"] = count + 1
+        return conditions.Compare("retryCount", "eq", count)
 
     def _existing_job(self, job_id: str, field_name: str) -> dict:
         job = self.store.get(JOB, job_id)

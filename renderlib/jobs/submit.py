@@ -5,7 +5,8 @@ registered as a GenerationRun.
 Storage is a local folder (the local farm's stand-in for S3) or ``s3://BUCKET[/PREFIX]``.
 A run's files land under ``[PREFIX/]generations/<orgId>/<videoId>/<runId>/``, keeping
 their paths relative to the folder; those keys are what the GenerationRun records.
-``generations/`` is the prefix the cloud workers may read (infra's inputsPrefix).
+``generations/`` (``GENERATIONS_PREFIX``) is the prefix the cloud workers may read; the
+task role's policy is built from the same constant.
 """
 
 from __future__ import annotations

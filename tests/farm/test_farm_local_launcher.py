@@ -85,3 +85,30 @@ def test_a_crashed_process_is_reaped_through_its_stopped_event(tmp_path, client,
     assert stored.status == JobStatus.CLAIMED and stored.retry_count == 1
     assert "exit code 3" in stored.failure_reason
     assert (tmp_path / "logs" / f"{job.id}-0.log").exists()
+
+
+def test_the_cap_counts_workers_another_farm_started_or_left_behind(tmp_path, client, org1):
+    """A killed `farm up` leaves its workers running, and two farms may share one folder:
+    the count is of the folder's live workers, as ECS ListTasks counts the cluster's."""
+    env = {"OUT": str(tmp_path)}
+    command = [sys.executable, "-c", WORKER]
+    first = LocalLauncher(env, tmp_path / "logs", command=command)
+    second = LocalLauncher(env, tmp_path / "logs", command=command)
+    settings = DispatchSettings(max_concurrent_tasks=1)
+    running = client.claim(org1.create_job("org-1", {}).id, "test")
+    waiting = org1.create_job("org-1", {"videoId": "v"})
+    try:
+        first.launch(running, 0)
+        assert second.active_task_count() == 1
+        report = handle_event(
+            {"detail-type": "Scheduled Event", "detail": {}},
+            client=client,
+            launcher=second,
+            settings=settings,
+        )
+        assert report.capacity == 0 and report.launched == []
+        assert client.get_job(waiting.id).status == JobStatus.QUEUED
+    finally:
+        first.stop_all(timeout=10)
+    assert second.active_task_count() == 0
+    assert list((tmp_path / "logs" / "running").iterdir()) == []  # dead records forgotten

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from infra.jobs_api import SCHEMA_PATH, root_fields
-from infra.offline import is_secret, run_stack
+from infra.offline import MOCK_DEPLOYER_ROLE, is_secret, run_stack
 
 STREAM = "arn:aws:dynamodb:us-east-1:111122223333:table/Job-abc/stream/2026-01-01T00:00:00.000"
 ENDPOINT = "https://studio123.appsync-api.us-east-1.amazonaws.com/graphql"
@@ -19,6 +19,12 @@ ATTACH = {
 }
 API_KEY = "da2-studio-key-value-0123456789"
 API_TYPES = ("aws:appsync/", "aws:dynamodb/", "aws:cognito/")
+WORKER_PASSWORD = "Studio-Worker-Passw0rd!"
+COGNITO = {
+    "jobsApiCognitoClientId": "4studioappclient0123456789",
+    "jobsApiWorkerEmail": "render-farm@studio.example",
+    "jobsApiWorkerPassword": WORKER_PASSWORD,
+}
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +37,11 @@ def attached_iam():
     return run_stack(
         "prod", config_overrides={**ATTACH, "jobsApiAuth": "iam", "jobsApiArn": API_ARN}
     )
+
+
+@pytest.fixture(scope="module")
+def attached_cognito():
+    return run_stack("prod", config_overrides={**ATTACH, "jobsApiAuth": "cognito", **COGNITO})
 
 
 @pytest.fixture(scope="module")
@@ -174,14 +185,13 @@ def test_resolver_lambda_environment_and_table_access(created):
     assert "dynamodb:Scan" not in data["Action"]
     assert not any("Delete" in a for a in data["Action"])
     assert "dynamodb:Query" in data["Action"]
-    assert len(data["Resource"]) == 8  # 4 tables and their indexes
+    assert len(data["Resource"]) == 9  # 5 tables and the indexes of the 4 that have one
     # It presigns links to renders, and may read nothing else of the bucket.
     presign = policy_of(created, "babulus-render-dev-jobs-resolver")[2]
     assert presign["Action"] == ["s3:GetObject"]
     assert [r.split(":::")[-1] for r in presign["Resource"]] == [
         created.outputs["bucketName"] + "/renders/*"
     ]
-    assert len(data["Resource"]) == 10  # 5 tables and their indexes
 
 
 def test_the_api_key_acts_for_an_org_only_where_the_stack_binds_it():
@@ -195,12 +205,6 @@ def test_farm_roles_call_the_created_api_with_iam(created):
     for role in ("babulus-render-dev-task", "babulus-render-dev-dispatcher"):
         calls = [s for s in policy_of(created, role) if s["Action"] == ["appsync:GraphQL"]]
         assert [s["Resource"] for s in calls] == [[f"{api_arn}/types/*/fields/*"]]
-
-
-def test_worker_cognito_user_gets_the_generated_password_as_a_secret(created):
-    user = created.one("aws:cognito/user:User").inputs
-    assert user["username"] == "render-worker"
-    assert is_secret(user["password"])
 
 
 def test_root_fields_follow_schema_definition_and_extensions():
@@ -217,7 +221,7 @@ def test_root_fields_follow_schema_definition_and_extensions():
 # --- attach ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("mode", ["attached_iam", "attached_api_key"])
+@pytest.mark.parametrize("mode", ["attached_iam", "attached_api_key", "attached_cognito"])
 def test_attach_creates_no_api_tables_or_user_pool(mode, request):
     run = request.getfixturevalue(mode)
     assert not [r.type for r in run.resources if r.type.startswith(API_TYPES)]
@@ -244,8 +248,9 @@ def test_attach_iam_grants_graphql_on_the_studio_api(attached_iam):
     for role in ("babulus-render-task", "babulus-render-dispatcher"):
         calls = [s for s in policy_of(run, role) if s["Action"] == ["appsync:GraphQL"]]
         assert [s["Resource"] for s in calls] == [[f"{API_ARN}/types/*/fields/*"]]
-    # Only the worker credentials: IAM needs no stored key.
-    assert len(run.of_type("aws:secretsmanager/secretVersion:SecretVersion")) == 1
+    # IAM needs no stored key and no password.
+    assert not run.of_type("aws:secretsmanager/secretVersion:SecretVersion")
+    assert container(run)["secrets"] == []
 
 
 def test_attach_api_key_keeps_the_key_in_its_own_secret(attached_api_key):
@@ -271,3 +276,61 @@ def test_attach_api_key_keeps_the_key_in_its_own_secret(attached_api_key):
         assert API_KEY not in json.dumps(
             {k: v for k, v in resource.inputs.items() if not is_secret(v)}, default=str
         ), resource.name
+
+
+def test_attach_cognito_signs_in_as_the_studio_user_from_one_secret(attached_cognito):
+    run = attached_cognito
+    (version,) = run.of_type("aws:secretsmanager/secretVersion:SecretVersion")
+    assert is_secret(version.inputs["secretString"])
+    assert json.loads(version.inputs["secretString"]["value"]) == {
+        "email": COGNITO["jobsApiWorkerEmail"],
+        "password": WORKER_PASSWORD,
+    }
+    secret_arn = run.outputs["workerCredentialsSecretArn"]
+    client_id = COGNITO["jobsApiCognitoClientId"]
+    # Both callers of the API read the secret, and nothing else holds the password.
+    assert container(run)["secrets"] == [{"name": "WORKER_CREDENTIALS", "valueFrom": secret_arn}]
+    env = {e["name"]: e["value"] for e in container(run)["environment"]}
+    assert env["JOBS_API_AUTH"] == "cognito" and env["COGNITO_CLIENT_ID"] == client_id
+    assert dispatcher_env(run)["JOBS_API_AUTH"] == "cognito"
+    assert dispatcher_env(run)["WORKER_CREDENTIALS_SECRET_ID"] == secret_arn
+    assert dispatcher_env(run)["COGNITO_CLIENT_ID"] == client_id
+    for role in ("babulus-render-task-execution", "babulus-render-dispatcher"):
+        reads = [s for s in policy_of(run, role) if s.get("Sid") == "ReadTheWorkerCredentials"]
+        assert [s["Resource"] for s in reads] == [[secret_arn]]
+    assert not any(
+        s["Action"] == ["appsync:GraphQL"] for s in policy_of(run, "babulus-render-task")
+    )
+    for resource in run.resources:
+        assert WORKER_PASSWORD not in json.dumps(
+            {k: v for k, v in resource.inputs.items() if not is_secret(v)}, default=str
+        ), resource.name
+
+
+def test_only_the_farm_roles_and_the_deployer_may_read_the_sign_in(attached_cognito):
+    (deny,) = statements(attached_cognito.one("aws:secretsmanager/secretPolicy:SecretPolicy"))
+    assert deny["Effect"] == "Deny" and deny["Action"] == "secretsmanager:GetSecretValue"
+    # The deployer's role, not its STS session: aws:PrincipalArn of a session is its role.
+    assert deny["Condition"] == {
+        "StringNotEquals": {
+            "aws:PrincipalArn": [
+                "arn:aws:iam::123456789012:role/babulus-render-task-execution",
+                "arn:aws:iam::123456789012:role/babulus-render-dispatcher",
+                MOCK_DEPLOYER_ROLE,
+            ]
+        }
+    }
+
+
+def test_attach_cognito_needs_the_client_the_user_and_its_password():
+    for missing in COGNITO:
+        config = {**ATTACH, "jobsApiAuth": "cognito", **COGNITO, missing: None}
+        with pytest.raises(Exception, match=missing):
+            run_stack("prod", config_overrides=config)
+
+
+def test_the_policy_pack_passes_the_cognito_attach_stack():
+    from policies.check import check_stack
+
+    config = {**ATTACH, "jobsApiAuth": "cognito", **COGNITO}
+    assert check_stack("prod", config_overrides=config) == []

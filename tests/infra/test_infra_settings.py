@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from infra.offline import load_stack_config, run_stack
-from infra.settings import KEYS, SettingsError, settings_from_mapping
+from infra.settings import KEYS, SECRET_KEYS, SettingsError, settings_from_mapping
 
 
 def raw_config(stack: str) -> tuple[str | None, dict[str, str]]:
@@ -56,11 +56,9 @@ def test_defaults_apply_when_keys_are_absent():
     assert s.schedule_expression == "rate(1 minute)"
     assert s.log_retention_days == 7
     assert s.jobs_api.mode == "create"
-    assert s.dispatcher_reserved_concurrency == 1
-    assert (
-        settings_with(dispatcherReservedConcurrency="unreserved").dispatcher_reserved_concurrency
-        is None
-    )
+    # No deploy depends on the account's Lambda concurrency quota unless asked to.
+    assert s.dispatcher_reserved_concurrency is None
+    assert settings_with(dispatcherReservedConcurrency="1").dispatcher_reserved_concurrency == 1
 
 
 @pytest.mark.parametrize(
@@ -84,7 +82,8 @@ def test_defaults_apply_when_keys_are_absent():
         ({"taskEphemeralStorageGiB": "10"}, "taskEphemeralStorageGiB", ">= 21 and <= 200"),
         ({"alarmEmail": "not-an-email"}, "alarmEmail", "an email address"),
         ({"clusterName": "Bad_Name"}, "clusterName", "lowercase letters"),
-        ({"inputsPrefix": "renders/"}, "inputsPrefix", "not starting with '/' or 'renders/'"),
+        # One source for the inputs prefix: a stack setting would part the role from the code.
+        ({"inputsPrefix": "inputs/"}, "inputsPrefix", "generation inputs are always under"),
         (
             {"jobsApiEndpoint": "https://x"},
             "jobsApiEndpoint",
@@ -124,7 +123,7 @@ def test_attach_mode_needs_endpoint_auth_and_stream():
     assert s.jobs_api.job_stream_arn == ATTACH["jobsApiStreamArn"]
     for missing, allowed in [
         ("jobsApiEndpoint", "https:// GraphQL URL (required when jobsApiMode is attach)"),
-        ("jobsApiAuth", "iam, api_key (required when jobsApiMode is attach)"),
+        ("jobsApiAuth", "iam, api_key, cognito (required when jobsApiMode is attach)"),
         ("jobsApiStreamArn", "stream ARN"),
         ("jobsApiArn", "required when jobsApiAuth is iam"),
     ]:
@@ -165,5 +164,5 @@ def test_the_real_program_fails_at_start_on_invalid_config(overrides, key):
 
 def test_every_config_key_is_documented():
     doc = (Path(__file__).resolve().parents[2] / "docs" / "infrastructure.md").read_text()
-    for key in (*KEYS, "jobsApiKey"):
+    for key in (*KEYS, *SECRET_KEYS):
         assert f"`{key}`" in doc, key

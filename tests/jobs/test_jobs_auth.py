@@ -134,7 +134,7 @@ def user_pool(aws_env):
     cognito.admin_set_user_password(
         UserPoolId=pool, Username="render-worker", Password="Worker-Passw0rd!", Permanent=True
     )
-    return cognito, app
+    return cognito, app, pool
 
 
 class CountingCognito:
@@ -153,7 +153,7 @@ def claims(token: str) -> dict:
 
 
 def test_cognito_credentials_from_secrets_manager(user_pool, scripted_api):
-    _cognito, client_id = user_pool
+    _cognito, client_id, _pool = user_pool
     secrets = boto3.client("secretsmanager", region_name=REGION)
     secrets.create_secret(
         Name="render-worker-credentials",
@@ -176,7 +176,7 @@ def test_cognito_credentials_from_secrets_manager(user_pool, scripted_api):
 
 
 def test_cognito_token_refresh_and_relogin(user_pool, scripted_api):
-    cognito, client_id = user_pool
+    cognito, client_id, pool = user_pool
     credentials = worker_credentials(
         {
             "WORKER_CREDENTIALS": json.dumps(
@@ -222,7 +222,7 @@ def test_cognito_token_refresh_and_relogin(user_pool, scripted_api):
 
 
 def test_cognito_bad_credentials(user_pool, scripted_api):
-    cognito, client_id = user_pool
+    cognito, client_id, pool = user_pool
     api = scripted_api(ok)
     auth = CognitoAuth("render-worker", "wrong", client_id, cognito)
     with pytest.raises(JobsApiError, match="Cognito sign-in .* failed"):
@@ -230,8 +230,53 @@ def test_cognito_bad_credentials(user_pool, scripted_api):
     assert api.requests == []
 
 
+def test_cognito_sign_in_with_the_studios_email_and_password_secret(user_pool, scripted_api):
+    """The studio keeps the farm's user as {email, password} in Secrets Manager (the shape
+    infra's cognito attach mode writes): the dispatcher signs in from the secret, the worker
+    from WORKER_CREDENTIALS, and both refresh the token before it expires."""
+    cognito, client_id, pool = user_pool
+    email = "render-farm@studio.example"
+    cognito.admin_create_user(
+        UserPoolId=pool,
+        Username=email,
+        TemporaryPassword="Temp-Passw0rd!",
+        MessageAction="SUPPRESS",
+    )
+    cognito.admin_set_user_password(
+        UserPoolId=pool, Username=email, Password="Farm-Passw0rd!", Permanent=True
+    )
+    sign_in = json.dumps({"email": email, "password": "Farm-Passw0rd!"})
+    secrets = boto3.client("secretsmanager", region_name=REGION)
+    arn = secrets.create_secret(Name="farm/worker-credentials", SecretString=sign_in)["ARN"]
+    api = scripted_api(ok)
+    dispatcher = JobsClient.from_env(
+        {
+            "JOBS_API_URL": api.url,
+            "JOBS_API_AUTH": "cognito",
+            "AWS_REGION": REGION,
+            "WORKER_CREDENTIALS_SECRET_ID": arn,
+            "COGNITO_CLIENT_ID": client_id,
+        }
+    )
+    dispatcher.get_job("job-1")
+    assert claims(api.requests[0]["headers"]["Authorization"])["cognito:username"] == email
+
+    credentials = worker_credentials({"WORKER_CREDENTIALS": sign_in})
+    now = [1000.0]
+    counting = CountingCognito(cognito)
+    worker = CognitoAuth(
+        credentials["username"], credentials["password"], client_id, counting, clock=lambda: now[0]
+    )
+    client = JobsClient(api.url, worker, retries=0)
+    client.get_job("job-1")
+    now[0] += 3600
+    client.get_job("job-1")
+    assert counting.flows == ["USER_PASSWORD_AUTH", "REFRESH_TOKEN_AUTH"]
+    assert claims(api.requests[-1]["headers"]["Authorization"])["cognito:username"] == email
+
+
 def test_worker_credentials_must_name_username_and_password():
-    with pytest.raises(JobsApiError, match="username"):
+    with pytest.raises(JobsApiError, match="email"):
         worker_credentials({"WORKER_CREDENTIALS": '{"user": "x"}'})
     with pytest.raises(JobsApiError, match="WORKER_CREDENTIALS_SECRET_ID"):
         worker_credentials({})

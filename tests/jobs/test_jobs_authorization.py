@@ -204,6 +204,8 @@ def test_the_manual_retry_is_the_one_way_out_of_failed(any_client, any_studio):
     assert retried.status == "queued" and retried.failure_reason == "bad input"
     assert retried.claimed_by_agent_id is None and retried.started_at is None
     assert retried.finished_at is None and retried.progress is None
+    # A new attempt, so its launch gets a new RunTask client token, not the dead task back.
+    assert retried.retry_count == job.retry_count + 1
     # A studio's "queued" is only that retry: not a way to pull a running job back.
     any_client.claim(job.id, "dispatcher")
     any_client.mark_running(job.id)

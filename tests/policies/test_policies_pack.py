@@ -32,6 +32,7 @@ def test_default_levels_follow_the_issue():
         "ecs-container-insights": ADVISORY,
         "required-tags": ADVISORY,
         "alarm-has-action": ADVISORY,
+        "alarm-topic-key": MANDATORY,
         "lambda-timeout": ADVISORY,
         "nat-gateway-count": ADVISORY,
     }

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import signal
 import socket
 import subprocess
 import threading
@@ -19,6 +20,7 @@ from handlers import worker as worker_handler
 from renderlib import browser, renderer
 from renderlib.composition import Composition
 from renderlib.cost import FargatePrices, TaskSize, run_cost
+from renderlib.farm.heartbeat import Heartbeat
 from renderlib.farm.storage import S3Storage
 from renderlib.farm.worker import run_worker
 from renderlib.jobs.status import JobStatus
@@ -230,16 +232,26 @@ def test_browser_crash_retries_until_max_retries(
 
 
 def test_time_limit_stops_the_render_and_fails(
-    client, studio, local_storage, tmp_path, marker_tmpdir
+    client, studio, local_storage, tmp_path, marker_tmpdir, monkeypatch
 ):
     marker = marker_tmpdir
     folder = tiny_run(tmp_path / "run", 30.0, moving=True)
     submitted = submit_and_claim(client, studio, str(local_storage.root), folder)
-    outcome = run(client, local_storage, submitted.job, time_limit=3)
+    # The limit runs out once the first frame is captured, however fast the machine is: the
+    # worker's own timer (armed with the limit) is made to fire then, not after N seconds.
+    progress = Heartbeat.render_progress
+
+    def expire_at_the_first_frame(self, stage, done, total):
+        progress(self, stage, done, total)
+        if stage == "capture" and done >= 1:
+            signal.setitimer(signal.ITIMER_REAL, 0.001)
+
+    monkeypatch.setattr(Heartbeat, "render_progress", expire_at_the_first_frame)
+    outcome = run(client, local_storage, submitted.job, time_limit=600)
     assert outcome.status == "failed"
     after = client.get_job(submitted.job.id)
     assert after.status == JobStatus.FAILED and after.retry_count == 0
-    assert "ran past its time limit of 3 s" in after.failure_reason
+    assert "ran past its time limit of 600 s" in after.failure_reason
     events = [e.message for e in client.list_events(after.id)]
     assert any(m.startswith("rendering") for m in events if m)  # stopped mid-render
     assert leftover_processes(str(marker)) == {}
