@@ -8,12 +8,15 @@ import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import boto3
 import pytest
 
 from renderlib.farm.dispatcher import handle_event
 from renderlib.farm.launcher import EcsLauncher
 from renderlib.farm.logs import JsonFormatter
+from renderlib.farm.storage import S3Storage
 from renderlib.jobs.status import JobStatus
+from tests.conftest import REGION
 from tests.farm.conftest import CONTAINER, FAMILY
 from tests.farm.farm_helpers import (
     SCHEDULE_EVENT,
@@ -363,3 +366,42 @@ def test_capacity_counts_only_the_worker_family(client, launcher, settings, ecs,
     job = org1.create_job("org-1", INPUT)
     report = dispatch(SCHEDULE_EVENT, client, launcher, replace(settings, max_concurrent_tasks=1))
     assert report.launched == [job.id] and launcher.active_task_count() == 1
+
+
+def test_a_succeeded_split_jobs_stopped_chunk_task_deletes_only_its_chunk_segments(
+    client, launcher, settings, ecs, org1
+):
+    """The cleanup role at work on S3: the dispatcher, not the task, deletes chunks/."""
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="renders")
+    storage = S3Storage("renders", s3)
+    job = org1.create_job("org-1", {**INPUT, "chunks": 2})
+    client.claim(job.id, "dispatcher")
+    running = client.mark_running(job.id, attempt=0)
+    chunks = client.plan_chunks(running, [(0, 60), (60, 90)], attempt=0)
+    folder = "renders/org-1/video-1/" + job.id
+    for name in ("chunks/0000.mp4", "chunks/0001.mp4", "chunks/poster.jpg"):
+        s3.put_object(Bucket="renders", Key=f"{folder}/{name}", Body=b"segment")
+    dispatch(SCHEDULE_EVENT, client, launcher, settings, storage=storage)  # launches both
+    for chunk in chunks:
+        client.mark_chunk_running(chunk.id, attempt=0)
+        client.land_chunk(job.id, chunk.index)
+    s3.put_object(Bucket="renders", Key=f"{folder}/video.mp4", Body=b"video")
+    client.create_render_run(
+        job.id, org_id="org-1", video_id="video-1", mp4_artifact_key=f"{folder}/video.mp4"
+    )
+    client.succeed(job.id, attempt=0)
+    arn = client.get_chunk(chunks[1].id).task_arn
+    ecs.stop_task(cluster=launcher.settings.cluster, task=arn, reason="done")
+    (task,) = ecs.describe_tasks(cluster=launcher.settings.cluster, tasks=[arn])["tasks"]
+
+    dispatch(
+        stopped_event(task, stop_code="EssentialContainerExited", exit_code=0),
+        client,
+        launcher,
+        settings,
+        storage=storage,
+    )
+
+    left = [item["Key"] for item in s3.list_objects_v2(Bucket="renders")["Contents"]]
+    assert left == [f"{folder}/video.mp4"]

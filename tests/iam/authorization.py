@@ -40,6 +40,16 @@ KNOWN_EXCEPTIONS: dict[tuple[str, str], tuple[str, str]] = {
         )
         for operation in ("CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload")
     },
+    ("s3", "ListObjectsV2"): (
+        "s3:ListBucket",
+        "S3 API Reference, ListObjectsV2: 'you must have s3:ListBucket'; the request's Prefix "
+        "is the s3:prefix condition key",
+    ),
+    ("s3", "DeleteObjects"): (
+        "s3:DeleteObject",
+        "S3 API Reference, DeleteObjects: 'you must have the s3:DeleteObject permission' for "
+        "each object named",
+    ),
 }
 # Calls whose resource is not the Reference's resource type.
 RESOURCE_EXCEPTIONS: dict[tuple[str, str], str] = {
@@ -202,7 +212,15 @@ def call_requests(stack: Stack, call: dict[str, Any]) -> Iterator[Request]:
     action = iam_action(service, operation)
     values: dict[str, str] = {}
     context = _context(stack, role)
-    if service == "s3":
+    if (service, operation) == ("s3", "DeleteObjects"):
+        for item in params["Delete"]["Objects"]:
+            values = {"BucketName": stack.run.outputs["bucketName"], "ObjectName": item["Key"]}
+            yield Request(principal, action, fill_resource(action, values, region), context)
+        return
+    if (service, operation) == ("s3", "ListObjectsV2"):
+        values = {"BucketName": stack.run.outputs["bucketName"]}
+        context["s3:prefix"] = params.get("Prefix", "")
+    elif service == "s3":
         values = {"BucketName": stack.run.outputs["bucketName"], "ObjectName": params["Key"]}
     elif service == "dynamodb":
         values = {"TableName": stack.table(params["TableName"])}

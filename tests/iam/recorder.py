@@ -30,6 +30,7 @@ CALLERS = {
     "handlers/worker.py": "task",
     "renderlib/farm/worker.py": "task",
     "renderlib/farm/heartbeat.py": "task",
+    "renderlib/farm/chunk_worker.py": "task",
     # The worker's uploads (in parts, aborted on failure), driven by the storage tests.
     "renderlib/farm/storage.py::S3Storage.upload": "task",
     "handlers/trigger.py": "dispatcher",
@@ -42,7 +43,11 @@ CALLERS = {
     "renderlib/jobs/submit.py": "studio",
 }
 # Library code tests drive directly, playing a caller (setup): not a role's call.
-LIBRARIES = ("renderlib/jobs/client.py", "renderlib/farm/storage.py")
+LIBRARIES = (
+    "renderlib/jobs/client.py",
+    "renderlib/jobs/chunk_client.py",
+    "renderlib/farm/storage.py",
+)
 _calls: list[dict[str, Any]] = []
 _current_test: list[str] = [""]
 
