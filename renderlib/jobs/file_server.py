@@ -1,8 +1,9 @@
 """The local server's two non-GraphQL routes: the farm page, and stored render files.
 
 - ``/`` (and ``/farm.js``, ``/farm.css``): the page of renderlib/jobs/web/, which talks
-  only to ``/graphql`` on the same origin. Its Content-Security-Policy lets it load and
-  fetch nothing from any other origin.
+  to ``/graphql`` on the same origin, or to the https jobs API (AppSync) named at sign-in.
+  Its Content-Security-Policy lets it load scripts and styles from nowhere else, and
+  fetch from no other plain-http origin.
 - ``/files/KEY?expires=T&signature=S``: a file of the farm's storage, given a link that
   the API handed to a caller allowed to read its RenderRun (renderlib/jobs/media_links.py).
   Only keys under ``renders/`` that exist are served, with HTTP byte ranges (a ``<video>``
@@ -30,9 +31,10 @@ PAGE_FILES = {
 }
 PAGE_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-        "media-src 'self'; connect-src 'self'; form-action 'none'; base-uri 'none'; "
-        "frame-ancestors 'none'"
+        # https: for a cloud API the user names at sign-in and its presigned S3 links.
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https:; "
+        "media-src 'self' https:; connect-src 'self' https:; form-action 'none'; "
+        "base-uri 'none'; frame-ancestors 'none'"
     ),
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",

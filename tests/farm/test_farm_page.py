@@ -289,7 +289,14 @@ def test_the_page_says_when_a_key_is_refused_nothing_matches_or_the_api_is_gone(
             assert "x-api-key" in page.text("#sign-in-error")
             page.shot("refused-key")
 
-            page.find("#api-key").send_keys(keys.farm_key(), Keys.ENTER)
+            # A jobs API named at sign-in (as a cloud stack's AppSync URL would be) is the
+            # one the page talks to: here one that cannot be reached, then this farm's own.
+            page.find("#api-key").send_keys(keys.farm_key())
+            page.find("#api-url").send_keys("https://127.0.0.2:9/graphql", Keys.ENTER)
+            wait_for(lambda: "cannot be reached" in page.text("#sign-in-error"), "no API there")
+            page.find("#api-key").send_keys(keys.farm_key())
+            page.find("#api-url").clear()
+            page.find("#api-url").send_keys(server.url, Keys.ENTER)
             wait_for(lambda: "the farm" in page.text("#who"), "the farm signing in")
             assert not page.find("#submit").is_displayed()  # the farm creates no jobs
             page.find("#sign-out").send_keys(Keys.ENTER)

@@ -166,7 +166,8 @@ def test_the_page_is_served_beside_the_api_with_a_same_origin_policy(served):
     assert status == 200 and headers["Content-Type"].startswith("text/html")
     assert b'src="farm.js"' in body
     policy = headers["Content-Security-Policy"]
-    assert "default-src 'none'" in policy and "connect-src 'self'" in policy
+    assert "default-src 'none'" in policy and "connect-src 'self' https:;" in policy
+    assert "script-src 'self';" in policy  # scripts from this origin alone
     for name, kind in (("farm.js", "text/javascript"), ("farm.css", "text/css")):
         status, headers, _body = get(f"{base}/{name}")
         assert status == 200 and headers["Content-Type"].startswith(kind)

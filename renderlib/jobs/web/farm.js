@@ -1,10 +1,12 @@
 // The farm page: jobs, live progress, posters and finished videos, from the jobs GraphQL
-// API on this page's own origin (POST /graphql with the x-api-key the user signed in with).
-// No library and no build step; every request goes to this origin.
+// API (POST with the x-api-key the user signed in with, as AppSync takes an API key): by
+// default the one on this page's own origin, or the endpoint given at sign-in (a cloud
+// stack's AppSync URL). No library and no build step; it talks to that API alone.
 "use strict";
 
-const API = "/graphql";
+const OWN_API = "/graphql";
 const KEY_STORE = "renderfarm.apiKey";
+const API_STORE = "renderfarm.apiUrl";
 const POLL_MS = 1000;
 const STATUSES = ["queued", "claimed", "running", "succeeded", "failed", "canceled"];
 const UNFINISHED = new Set(["queued", "claimed", "running"]);
@@ -35,6 +37,7 @@ const Q = {
 };
 
 const state = {
+  api: OWN_API,
   key: null,
   caller: null,
   jobs: [],
@@ -73,7 +76,7 @@ class ApiError extends Error {
 async function gql(query, variables) {
   let response;
   try {
-    response = await fetch(API, {
+    response = await fetch(state.api, {
       method: "POST",
       headers: { "content-type": "application/json", "x-api-key": state.key },
       body: JSON.stringify({ query, variables: variables || {} }),
@@ -113,16 +116,19 @@ function keyFromFragment() {
   return key;
 }
 
-async function signIn(key) {
+async function signIn(key, api) {
   state.key = key;
+  state.api = api || OWN_API;
   const data = await gql(Q.whoAmI);
   state.caller = data.whoAmI;
   sessionStorage.setItem(KEY_STORE, key);
+  sessionStorage.setItem(API_STORE, state.api);
   showFarm();
 }
 
 function signOut(message) {
   sessionStorage.removeItem(KEY_STORE);
+  sessionStorage.removeItem(API_STORE);
   clearTimeout(state.timer);
   Object.assign(state, { key: null, caller: null, jobs: [], loaded: false, detailId: null });
   state.progress.clear();
@@ -546,7 +552,7 @@ function start() {
     event.preventDefault();
     $("sign-in-error").textContent = "";
     try {
-      await signIn($("api-key").value.trim());
+      await signIn($("api-key").value.trim(), $("api-url").value.trim());
     } catch (error) {
       signOut(`Not signed in: ${error.message}`);
     }
@@ -576,7 +582,9 @@ function start() {
     signOut();
     return;
   }
-  signIn(key).catch((error) => signOut(`Not signed in: ${error.message}`));
+  signIn(key, sessionStorage.getItem(API_STORE)).catch((error) =>
+    signOut(`Not signed in: ${error.message}`),
+  );
 }
 
 start();
