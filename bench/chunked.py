@@ -5,7 +5,10 @@
 Renders the same generated composition (a title, a progress bar that moves every frame,
 a narration tone) through ``renderlib farm``'s code (LocalFarm: jobs API, dispatcher,
 worker processes) once unsplit and once as K chunks (default: the CPU count), and prints
-each one's wall time and task-seconds. Then models the cloud: N Fargate tasks, each
+each one's wall time and task-seconds. The chunk tasks run one at a time here, so each has
+the machine to itself as each Fargate task has its own vCPUs (run side by side on one
+2-core machine, each would take about twice as long, which says nothing about chunking);
+``--side-by-side`` runs them at once anyway. Then models the cloud: N Fargate tasks, each
 paying ``--provisioning`` seconds to start (default 120), rendering at the measured
 per-frame rate, the split and the join measured here; it prints the predicted wall time
 of a 30-minute video on 1 vs 10 tasks. Targets: 10 tasks under 1/7 of the single task's
@@ -77,13 +80,17 @@ def main() -> None:
     parser.add_argument("--fps", type=int, default=30)
     parser.add_argument("--chunks", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--provisioning", type=float, default=120.0)
+    parser.add_argument("--side-by-side", action="store_true", help="run the chunk tasks at once")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
 
     with tempfile.TemporaryDirectory() as tmp:
         run = write_run(Path(tmp) / "run", args.seconds, width, height, args.fps)
         config = FarmConfig(
-            folder=Path(tmp) / "farm", max_concurrent=args.chunks, port=0, render_workers=1
+            folder=Path(tmp) / "farm",
+            max_concurrent=args.chunks if args.side_by_side else 1,
+            port=0,
+            render_workers=1,
         )
         with LocalFarm(config) as farm:
             client = JobsClient(farm.url, ApiKeyAuth(farm.keys.farm_key()))
