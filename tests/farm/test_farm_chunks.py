@@ -4,7 +4,6 @@ whose worker is killed is rendered again alone; one join, one RenderRun."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
@@ -17,14 +16,6 @@ from tests.farm.test_farm_local import farm_and_studio, tiny_run
 from tests.helpers import frame_hashes, processes_mentioning
 
 SECONDS = 8.0  # 80 frames at 10 fps: 4 chunks of two 2-second segments
-
-
-def long_run(folder, seconds: float = SECONDS):
-    run = tiny_run(folder)
-    script = json.loads((run / "script.json").read_text())
-    script["meta"]["duration"] = script["scenes"][0]["end"] = seconds
-    (run / "script.json").write_text(json.dumps(script))
-    return run
 
 
 def farm_config(tmp_path, **overrides) -> FarmConfig:
@@ -48,7 +39,7 @@ def wait_finished(client, job_id: str, timeout: float = 600):
 
 
 def test_four_chunks_on_the_farm_are_the_single_task_render(tmp_path):
-    run = long_run(tmp_path / "run")
+    run = tiny_run(tmp_path / "run", SECONDS)
     with LocalFarm(farm_config(tmp_path)) as farm:
         client, studio = farm_and_studio(farm)
         single = submit_generation_run(studio, run, "demo", str(farm.storage), chunks=1).job
@@ -97,7 +88,7 @@ def test_four_chunks_on_the_farm_are_the_single_task_render(tmp_path):
 
 
 def test_a_killed_chunk_worker_reruns_that_chunk_alone(tmp_path):
-    run = long_run(tmp_path / "run")
+    run = tiny_run(tmp_path / "run", SECONDS)
     with LocalFarm(farm_config(tmp_path)) as farm:
         client, studio = farm_and_studio(farm)
         job = submit_generation_run(studio, run, "demo", str(farm.storage), chunks=4).job

@@ -26,18 +26,18 @@ from tests.genrun.genrun_helpers import make_tone, write_run
 from tests.helpers import processes_mentioning
 
 
-def tiny_run(folder):
-    """One second, 160x90 at 10 fps, one narration clip."""
+def tiny_run(folder, seconds: float = 1.0):
+    """``seconds`` of video (default one), 160x90 at 10 fps, one narration clip."""
     (folder / "audio").mkdir(parents=True)
     make_tone(folder / "audio" / "voice.wav", 0.5, freq=660)
     script = {
-        "meta": {"title": "Farm", "width": 160, "height": 90, "fps": 10, "duration": 1.0},
+        "meta": {"title": "Farm", "width": 160, "height": 90, "fps": 10, "duration": seconds},
         "scenes": [
             {
                 "id": "only",
                 "title": "Only",
                 "start": 0,
-                "end": 1.0,
+                "end": seconds,
                 "background": "#204080",
                 "layers": [{"type": "title", "subtitle": "farm test"}],
             }

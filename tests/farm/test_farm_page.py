@@ -8,7 +8,6 @@ Screenshots of each state are saved under the test's tmp dir (printed at the end
 
 from __future__ import annotations
 
-import json
 import re
 import tempfile
 import time
@@ -156,18 +155,10 @@ class FarmPage:
         )
 
 
-def long_run(folder: Path, seconds: float) -> Path:
-    run = tiny_run(folder)
-    script = json.loads((run / "script.json").read_text())
-    script["meta"]["duration"] = script["scenes"][0]["end"] = seconds
-    (run / "script.json").write_text(json.dumps(script))
-    return run
-
-
 def test_the_page_shows_jobs_progress_posters_videos_failures_and_cancels(farm, browser, tmp_path):
     storage = LocalStorage(farm.storage)
     # Long enough for several progress reports while it renders; the second one short.
-    store_run(storage, long_run(tmp_path / "long", 40.0), "generations/demo/long/run-1/")
+    store_run(storage, tiny_run(tmp_path / "long", 40.0), "generations/demo/long/run-1/")
     store_run(storage, tiny_run(tmp_path / "short"), "generations/demo/short/run-1/")
     broken = tmp_path / "broken"
     broken.mkdir()
