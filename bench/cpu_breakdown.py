@@ -18,7 +18,9 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from measure import SAMPLE_SECONDS, process_table, tree_of
+from measure import SAMPLE_SECONDS
+
+from renderlib.process_tree import process_table, tree_of
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,10 +58,9 @@ def main() -> None:
         started = time.monotonic()
         process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         while process.poll() is None:
-            table = process_table()
-            for pid in tree_of(process.pid, table):
-                kind = cpu_seen.get(pid, (None,))[0] or kind_of(pid)
-                cpu_seen[pid] = (kind, table[pid][1])
+            for stat in tree_of(process.pid, process_table()):
+                kind = cpu_seen.get(stat.pid, (None,))[0] or kind_of(stat.pid)
+                cpu_seen[stat.pid] = (kind, stat.cpu_seconds)
             time.sleep(SAMPLE_SECONDS)
         wall = time.monotonic() - started
         summary = process.stdout.read().strip()

@@ -17,6 +17,7 @@ import threading
 import time
 from pathlib import Path
 
+from renderlib import process_tree
 from renderlib.composition import Composition
 from renderlib.errors import CompositionError
 from renderlib.estimate import Sample
@@ -61,8 +62,7 @@ class TreeCpu:
     """
 
     def __init__(self, interval: float = 0.1) -> None:
-        self.available = Path("/proc/self/stat").exists()
-        self._tick = os.sysconf("SC_CLK_TCK") if self.available else 100
+        self.available = process_tree.available()
         self._interval = interval
         self._seen: dict[tuple[int, int], float] = {}  # (pid, start tick) -> CPU seconds
         self._polling = 0.0  # CPU seconds the polling thread used
@@ -97,24 +97,12 @@ class TreeCpu:
                 self._polling += time.thread_time() - began
 
     def _scan(self) -> None:
-        parents: dict[int, list[tuple[int, int, float]]] = {}
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            used = (int(fields[11]) + int(fields[12])) / self._tick
-            parents.setdefault(int(fields[1]), []).append((int(entry), int(fields[19]), used))
-        found, todo = {}, [os.getpid()]
-        while todo:
-            for pid, started, used in parents.get(todo.pop(), []):
-                found[(pid, started)] = used
-                todo.append(pid)
+        own = os.getpid()
+        tree = process_tree.tree_of(own, process_tree.process_table())
         with self._lock:
-            for key, used in found.items():
-                self._seen[key] = max(self._seen.get(key, 0.0), used)
+            for stat in (stat for stat in tree if stat.pid != own):
+                key = (stat.pid, stat.started_ticks)
+                self._seen[key] = max(self._seen.get(key, 0.0), stat.cpu_seconds)
 
 
 def sample_ranges(composition: Composition, count: int, seconds: float) -> list[tuple[int, int]]:

@@ -7,20 +7,21 @@ module is first imported.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
+
+from renderlib.process_tree import TICKS_PER_SECOND, stat_of
 
 _IMPORTED = time.monotonic()
 
 
 def process_seconds() -> float:
     """Seconds since this process started (or, without /proc, since this module loaded)."""
+    own = stat_of("self")
     try:
-        # Field 22 of /proc/self/stat; the command name (field 2) may hold spaces, so
-        # count from the last ')'.
-        started_ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
         uptime = float(Path("/proc/uptime").read_text().split()[0])
     except (OSError, IndexError, ValueError):
+        own = None
+    if own is None:
         return time.monotonic() - _IMPORTED
-    return max(0.0, uptime - started_ticks / os.sysconf("SC_CLK_TCK"))
+    return max(0.0, uptime - own.started_ticks / TICKS_PER_SECOND)
