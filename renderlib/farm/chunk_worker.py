@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from renderlib.composition import Composition
-from renderlib.cost import FargatePrices, TaskSize, run_cost
+from renderlib.cost import FargatePrices, TaskSize
 from renderlib.errors import (
     BadInputError,
     ClaimLostError,
@@ -39,7 +39,6 @@ from renderlib.farm.heartbeat import Heartbeat
 from renderlib.farm.interrupts import Interrupts, Terminated, TimeLimitExceeded
 from renderlib.farm.logs import emit_metric
 from renderlib.farm.storage import CHUNKS_FOLDER, Storage
-from renderlib.farm.task_clock import process_seconds
 from renderlib.farm.worker import (
     POSTER_NAME,
     LoadedJob,
@@ -191,7 +190,7 @@ def run_chunk_worker(
         try:
             with heartbeat, work:
                 done = _render_chunk(
-                    job, chunk, client, storage, heartbeat, tmp, workers, (task_size, prices)
+                    job, chunk, client, storage, heartbeat, tmp, workers, task_size, prices
                 )
                 interrupts.disarm()
         except BaseException as exc:  # noqa: BLE001 - every ending is reported below
@@ -217,7 +216,8 @@ def _render_chunk(
     heartbeat: ChunkHeartbeat,
     tmp: Path,
     workers: int | None,
-    pricing: tuple[TaskSize, FargatePrices],
+    task_size: TaskSize,
+    prices: FargatePrices,
 ) -> _ChunkDone:
     from renderlib.renderer import render_chunk
 
@@ -242,8 +242,7 @@ def _render_chunk(
         return _ChunkDone(loaded, finished_job=False)
     heartbeat.set_stage("joining the chunks", 0.97)
     rendered = fan_in(client, storage, loaded, tmp / "join", finisher=chunk.index)
-    cost = run_cost(*pricing, [*rendered.other_task_seconds, process_seconds()])
-    outcome = report_success(client, landed, landed.retry_count, rendered, cost)
+    outcome = report_success(client, landed, landed.retry_count, rendered, task_size, prices)
     if outcome.status != "succeeded":
         raise ClaimLostError(f"the joined video could not be recorded: {outcome.reason}", "")
     return _ChunkDone(loaded, finished_job=True)

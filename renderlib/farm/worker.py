@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from renderlib.cost import FargatePrices, RunCost, TaskSize, run_cost
+from renderlib.cost import FargatePrices, TaskSize, run_cost
 from renderlib.errors import (
     BadInputError,
     ClaimLostError,
@@ -139,8 +139,7 @@ def run_worker(
         if isinstance(rendered, _Split):
             log.info("job split into %d chunks", rendered.chunk_count)
             return Outcome("split")
-        cost = run_cost(task_size, prices, [*rendered.other_task_seconds, process_seconds()])
-        return report_success(client, job, attempt, rendered, cost)
+        return report_success(client, job, attempt, rendered, task_size, prices)
 
 
 @dataclass(frozen=True)
@@ -253,9 +252,17 @@ def _parse_input(job: Job) -> tuple[str, str | None]:
 
 
 def report_success(
-    client: JobsClient, job: Job, attempt: int, rendered: Rendered, cost: RunCost
+    client: JobsClient,
+    job: Job,
+    attempt: int,
+    rendered: Rendered,
+    task_size: TaskSize,
+    prices: FargatePrices,
 ) -> Outcome:
+    """Record the RenderRun, priced for this task's whole run and the other tasks whose
+    work it joined, and mark the job succeeded."""
     result = rendered.result
+    cost = run_cost(task_size, prices, [*rendered.other_task_seconds, process_seconds()])
     try:
         run = client.create_render_run(
             job.id,
