@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from renderlib import renderer
+from renderlib.cost import FargatePrices, TaskSize, run_cost
 from renderlib.errors import EncodeError
 from renderlib.farm.chunk_worker import run_chunk_worker
 from renderlib.farm.worker import run_worker
@@ -36,7 +37,10 @@ def run_chunk(client, storage, job, index: int, attempt: int = 0):
     return run_chunk_worker(job.id, index, attempt, client=client, storage=storage, **OPTIONS)
 
 
-def test_the_last_chunk_to_land_joins_and_records_the_one_render_run(client, local_storage, split):
+def test_the_last_chunk_to_land_joins_and_records_the_one_render_run(
+    client, local_storage, split, monkeypatch
+):
+    monkeypatch.setattr("renderlib.farm.worker.process_seconds", lambda: 7.0)
     assert split.status == JobStatus.RUNNING and split.chunk_count == 2
     assert run_chunk(client, local_storage, split, 1).status == "landed"
     half = client.get_job(split.id)
@@ -49,6 +53,12 @@ def test_the_last_chunk_to_land_joins_and_records_the_one_render_run(client, loc
     assert render_run == done.render_run and render_run.frames == 40
     assert probe(local_storage.path(render_run.mp4_artifact_key)).frames == 40
     assert [c.status for c in client.list_chunks(split.id)] == [JobStatus.SUCCEEDED] * 2
+    # Its cost counts the other chunk's task (start to landing) and the finisher's own run.
+    other = client.list_chunks(split.id)[1]
+    other_seconds = (other.finished_at - other.started_at).total_seconds()
+    assert render_run.task_seconds == pytest.approx(other_seconds + 7.0, abs=1e-3)
+    expected = run_cost(TaskSize.from_env(), FargatePrices.from_env(), [other_seconds, 7.0])
+    assert render_run.estimated_cost_usd == pytest.approx(expected.cost_usd, abs=1e-6)
 
 
 def test_a_finisher_that_died_after_landing_is_rerun_and_joins(client, local_storage, split):
