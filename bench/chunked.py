@@ -10,9 +10,12 @@ the machine to itself as each Fargate task has its own vCPUs (run side by side o
 2-core machine, each would take about twice as long, which says nothing about chunking);
 ``--side-by-side`` runs them at once anyway. Then models the cloud: N Fargate tasks, each
 paying ``--provisioning`` seconds to start (default 120), rendering at the measured
-per-frame rate, the split and the join measured here; it prints the predicted wall time
-of a 30-minute video on 1 vs 10 tasks. Targets: 10 tasks under 1/7 of the single task's
-wall time; chunk task-seconds within 15 % of the single task's for pure pages.
+per-frame rate of a chunk task, the join measured here scaled to the video's length; it
+prints the predicted wall time of a 30-minute video on 1 task and on N, and the bound no
+number of tasks can beat (the one start-up every render waits for). The submitted job
+states its length, so the dispatcher splits it at claim time: one start-up before the
+chunks render, as in the cloud. Targets: 10 tasks under 1/7 of the single task's wall
+time; chunk task-seconds within 15 % of the single task's for pure pages.
 """
 
 from __future__ import annotations
@@ -102,40 +105,51 @@ def main() -> None:
             ).job
             chunked, chunked_wall = wait(client, chunked)
             chunks = client.list_chunks(chunked.id)
-            split_at = next(
-                e.created_at
-                for e in client.list_events(chunked.id)
-                if (e.message or "").startswith("split into")
+            events = client.list_events(chunked.id)
+            join = next(
+                json.loads(e.data)["joinSeconds"]
+                for e in events
+                if (e.message or "").startswith("joined")
             )
+            logs = [p.name for p in (farm.folder / "logs").iterdir() if chunked.id in p.name]
+            split_by_dispatcher = all("-chunk" in name for name in logs)
 
     single_task = seconds_between(single.started_at, single.finished_at)
-    split_task = seconds_between(chunked.started_at, split_at)
-    chunk_tasks = [seconds_between(c.started_at, c.finished_at) for c in chunks]
-    last = max(chunks, key=lambda c: c.finished_at)
+    chunk_tasks = {c.index: seconds_between(c.started_at, c.finished_at) for c in chunks}
+    finisher = max(chunks, key=lambda c: c.finished_at)
     frames = sum(c.frames for c in chunks)
     print(
         f"video: {args.seconds:g} s, {width}x{height} @ {args.fps} fps, {frames} frames; "
-        f"{len(chunks)} chunks"
+        f"{len(chunks)} chunks, split by {'the dispatcher' if split_by_dispatcher else 'its task'}"
     )
     print(f"1 task:    wall {single_wall:.1f} s, task-seconds {single_task:.1f}")
-    chunked_seconds = split_task + sum(chunk_tasks)
+    chunked_seconds = sum(chunk_tasks.values())
     print(
         f"{len(chunks)} chunks: wall {chunked_wall:.1f} s, task-seconds {chunked_seconds:.1f} "
-        f"(split {split_task:.1f} + chunks {' + '.join(f'{t:.1f}' for t in chunk_tasks)}); "
-        f"overhead {100 * (chunked_seconds / single_task - 1):+.0f} % (target < 15 %)"
+        f"({' + '.join(f'{t:.1f}' for t in chunk_tasks.values())}, the last joining in "
+        f"{join:.1f}); overhead {100 * (chunked_seconds / single_task - 1):+.0f} % "
+        "(target < 15 %)"
     )
 
-    # The cloud model: per-frame rate and fixed costs from these runs.
-    per_frame = sum(chunk_tasks) / frames
-    join = seconds_between(max(c.finished_at for c in chunks if c is not last), last.finished_at)
-    join = max(0.0, join - (last.frames * per_frame))
+    # The cloud model: per-frame rates and the join from these runs, scaled to the video.
+    rendering = [c for c in chunks if c.index != finisher.index]
+    per_frame = sum(chunk_tasks[c.index] for c in rendering) / sum(c.frames for c in rendering)
     model_frames = MODEL_SECONDS * args.fps
-    one = args.provisioning + single_task / frames * model_frames
-    ten = 2 * args.provisioning + split_task + model_frames / 10 * per_frame + join
+    scale = model_frames / frames
+    provisioning = args.provisioning
+    one = provisioning + single_task * scale
     print(
-        f"model, 30-minute video: 1 task {one / 60:.1f} min, 10 tasks {ten / 60:.1f} min "
-        f"= 1/{one / ten:.1f} of it (target better than 1/7); "
-        f"{args.provisioning:g} s provisioning per task, {per_frame * 1000:.1f} ms a frame"
+        f"model, 30-minute video ({model_frames} frames, {provisioning:g} s to start a task, "
+        f"{per_frame * 1000:.1f} ms a frame in a chunk task, join {join * scale:.0f} s): "
+        f"1 task {one / 60:.1f} min"
+    )
+    for tasks in (2, 5, 10, 20):
+        many = provisioning + model_frames / tasks * per_frame + join * scale
+        target = " (target better than 1/7)" if tasks == 10 else ""
+        print(f"  {tasks:2d} tasks {many / 60:.1f} min = 1/{one / many:.1f} of it{target}")
+    print(
+        f"  no number of tasks beats 1/{one / (provisioning + join * scale):.1f}: every render "
+        f"waits for one task start-up ({provisioning:g} s) and the join"
     )
 
 

@@ -20,11 +20,22 @@ from infra.names import FarmNames
 HANDLER = "handlers.trigger.handler"
 TIMEOUT_SECONDS = 30
 
-# Only queued render jobs wake the dispatcher; every other change to the Job table is noise.
+# What wakes the dispatcher from the Job stream (renderlib/farm/dispatcher.py:
+# stream_job_ids, stream_split_job_ids): queued render jobs, and jobs just split into
+# chunks (chunkCount appears on a running job); every other change to the Job table (the
+# heartbeats above all) is noise.
 QUEUED_RENDER_JOBS = {
     "eventName": ["INSERT", "MODIFY"],
     "dynamodb": {"NewImage": {"status": {"S": ["queued"]}, "kind": {"S": ["render"]}}},
 }
+JUST_SPLIT_JOBS = {
+    "eventName": ["MODIFY"],
+    "dynamodb": {
+        "NewImage": {"status": {"S": ["running"]}, "chunkCount": {"N": [{"exists": True}]}},
+        "OldImage": {"chunkCount": {"N": [{"exists": False}]}},
+    },
+}
+STREAM_FILTERS = (QUEUED_RENDER_JOBS, JUST_SPLIT_JOBS)
 
 
 @dataclass
@@ -88,6 +99,9 @@ class Dispatcher(pulumi.ComponentResource):
             "JOBS_API_AUTH": args.jobs_api_auth,
             "RENDER_BUCKET": args.bucket_name,
             "HEARTBEAT_LEASE_SECONDS": str(settings.heartbeat_lease_seconds),
+            # It splits the jobs that state their length, by the workers' policy.
+            "CHUNK_AFTER_SECONDS": str(settings.chunk_after_seconds),
+            "CHUNK_SECONDS": str(settings.chunk_seconds),
         }
         if args.jobs_api_key_secret_arn is not None:
             environment["JOBS_API_KEY_SECRET_ARN"] = args.jobs_api_key_secret_arn
@@ -129,8 +143,9 @@ class Dispatcher(pulumi.ComponentResource):
             filter_criteria=aws.lambda_.EventSourceMappingFilterCriteriaArgs(
                 filters=[
                     aws.lambda_.EventSourceMappingFilterCriteriaFilterArgs(
-                        pattern=json.dumps(QUEUED_RENDER_JOBS),
+                        pattern=json.dumps(pattern)
                     )
+                    for pattern in STREAM_FILTERS
                 ],
             ),
             opts=child,

@@ -9,8 +9,9 @@ The model (docs/cost.md explains each term and its defaults):
   the sample's CPU cost per frame, moved onto a vCPU of its own;
 - each browser first starts (``browser_start_seconds``) and, on a page that is not
   pure, steps through every frame before its range (``step_seconds_per_frame`` each);
-- a split job starts as one task that only plans the chunks (``split_seconds``) and
-  exits, and only then are the chunk tasks launched: a second provisioning on the way;
+- a split job's chunk tasks are launched at once, all provisioned in parallel: the
+  dispatcher splits a job that states its length (``renderlib submit`` does) at claim
+  time, with no task of its own (docs/farm.md, "Chunked renders");
 - a chunk task uploads its segment; one finisher then downloads the segments, mixes the
   audio for the whole video, joins, muxes, verifies and uploads the MP4 (fan-in); a
   single task does the same minus the segment transfers.
@@ -47,9 +48,6 @@ class Model:
     task: TaskSize
     prices: FargatePrices
     provisioning_seconds: float = 90.0
-    # The task that splits a job: process start, loading the generation run, planning
-    # (bench/chunked.py measured 0.6-0.8 s after the process started).
-    split_seconds: float = 3.0
     cpu_efficiency: float = 0.85
     transfer_bytes_per_second: float = 50e6  # S3 from the task, each way
     join_bytes_per_second: float = 200e6  # ffmpeg stream copy + ffprobe of the joined file
@@ -57,8 +55,8 @@ class Model:
     def __post_init__(self) -> None:
         if not 0 < self.cpu_efficiency <= 1:
             raise ValueError(f"cpu_efficiency must be in (0, 1], got {self.cpu_efficiency}")
-        if self.provisioning_seconds < 0 or self.split_seconds < 0:
-            raise ValueError("provisioning_seconds and split_seconds must not be negative")
+        if self.provisioning_seconds < 0:
+            raise ValueError("provisioning_seconds must not be negative")
         if self.transfer_bytes_per_second <= 0 or self.join_bytes_per_second <= 0:
             raise ValueError("transfer and join rates must be above 0")
 
@@ -128,10 +126,6 @@ def predict(sample: Sample, model: Model, tasks: int) -> Prediction:
     slowest = max(range(tasks), key=durations.__getitem__)
     durations[slowest] += fan_in
     wall = model.provisioning_seconds + durations[slowest]
-    if tasks > 1:
-        # The split task ran first, and the chunk tasks were provisioned after it.
-        wall += model.provisioning_seconds + model.split_seconds
-        durations.append(model.split_seconds)
     cost = run_cost(model.task, model.prices, durations)
     return Prediction(
         tasks=tasks,

@@ -12,7 +12,6 @@ MODEL = Model(
     task=TaskSize(2, 4),
     prices=PRICES,
     provisioning_seconds=100,
-    split_seconds=2,
     cpu_efficiency=0.5,
     transfer_bytes_per_second=1000,
     join_bytes_per_second=2000,
@@ -41,15 +40,15 @@ def test_one_task_is_start_plus_capture_plus_fan_in():
     assert (p.tasks, p.chunk_frames, p.stepping_seconds) == (1, 2400, 0)
 
 
-def test_ten_chunks_add_the_split_task_segment_transfers_and_their_start_ups():
+def test_ten_chunks_add_segment_transfers_and_their_start_ups():
     p = predict(PURE, MODEL, 10)
     chunk = 3 + 120 / 2 + 240 * 10 / 1000  # start, 120 frames a browser, segment upload
     fan_in = 5 + 1 + 24_000 / 2000 + 2 * 24_000 / 1000  # the finisher downloads the segments
     assert p.fan_in_seconds == pytest.approx(fan_in)
-    # The split task is provisioned and runs first; then the chunk tasks are provisioned.
-    assert p.wall_seconds == pytest.approx(100 + 2 + 100 + chunk + fan_in)
-    assert p.task_seconds == pytest.approx(2 + 10 * chunk + fan_in)
-    expected = run_cost(MODEL.task, PRICES, [chunk] * 9 + [chunk + fan_in, 2]).cost_usd
+    # The dispatcher splits the job at claim time: one provisioning, all chunks at once.
+    assert p.wall_seconds == pytest.approx(100 + chunk + fan_in)
+    assert p.task_seconds == pytest.approx(10 * chunk + fan_in)
+    expected = run_cost(MODEL.task, PRICES, [chunk] * 9 + [chunk + fan_in]).cost_usd
     assert p.cost_usd == pytest.approx(expected)
     assert p.chunk_frames == 240
 

@@ -1,7 +1,7 @@
 """A chunked render job: the split, one chunk's attempt, and the fan-in (docs/farm.md).
 
-    job attempt: load the composition, plan the chunks (RenderChunk records, chunkCount
-                 on the job, which stays running), exit
+    split:       plan the chunks (RenderChunk records, chunkCount on the job, which stays
+                 running): the dispatcher at claim time, or the job's own task, which exits
     chunk attempt (one task each):
         claimed --mark running--> running --render frames, upload chunks/NNNN.mp4,
                                              land it on the job's counter-->
@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from renderlib.composition import Composition
 from renderlib.cost import FargatePrices, TaskSize
 from renderlib.errors import (
     BadInputError,
@@ -65,33 +65,6 @@ def chunk_key(storage: Storage, job: Job, video_id: str, index: int) -> str:
 
 def chunks_poster_key(storage: Storage, job: Job, video_id: str) -> str:
     return f"{render_folder(storage, job, video_id)}/{CHUNKS_FOLDER}/{POSTER_NAME}"
-
-
-def split_job(
-    client: JobsClient, job: Job, composition: Composition, ranges: list[tuple[int, int]]
-) -> Job:
-    """Make the job's chunks (the job's own attempt does only this) and say so in its
-    events; the job as split."""
-    client.plan_chunks(job, ranges, attempt=job.retry_count)
-    frames = ranges[0][1] - ranges[0][0]
-    client.add_event(
-        job.id,
-        "status",
-        f"split into {len(ranges)} chunks of {frames} frames "
-        f"({float(frames / composition.frame_rate):g} s of video), each its own task",
-        data={"chunks": len(ranges), "chunkFrames": frames},
-        org_id=job.org_id,
-    )
-    if not composition.pure:
-        client.add_event(
-            job.id,
-            "log",
-            "the page is not pure (its state builds up frame by frame): each chunk steps "
-            "through every frame before its own, so the last chunk captures the whole video "
-            'again; mark the composition "pure" if each frame depends only on its time',
-            org_id=job.org_id,
-        )
-    return client.get_job(job.id)
 
 
 class ChunkHeartbeat(Heartbeat):
@@ -223,6 +196,15 @@ def _render_chunk(
 
     heartbeat.set_stage("loading", 0.0)
     loaded = load_job(job, client, storage, tmp)
+    if not loaded.composition.pure and chunk.start_frame > 0:
+        client.add_event(
+            job.id,
+            "log",
+            f"{chunk.name}: the page is not pure (its state builds up frame by frame), so "
+            f"this chunk steps through the {chunk.start_frame} frames before its own first; "
+            'mark the composition "pure" if each frame depends only on its time',
+            org_id=job.org_id,
+        )
     result = render_chunk(
         loaded.composition,
         tmp / "chunk" / f"{chunk.index:04d}.mp4",
@@ -265,6 +247,7 @@ def fan_in(
     from renderlib.renderer import join_chunks
 
     job = loaded.job
+    started = time.monotonic()
     folder.mkdir(parents=True, exist_ok=True)
     chunks = client.list_chunks(job.id)
     paths = []
@@ -287,7 +270,17 @@ def fan_in(
         for chunk in chunks
         if chunk.index != finisher and chunk.started_at and chunk.finished_at
     )
-    return replace(upload_render(storage, loaded, result), other_task_seconds=others)
+    rendered = upload_render(storage, loaded, result)
+    seconds = round(time.monotonic() - started, 3)
+    client.add_event(
+        job.id,
+        "log",
+        f"joined {len(chunks)} chunks in {seconds:.1f} s (download, join, audio mix, mux, "
+        "verify, upload)",
+        data={"joinSeconds": seconds},
+        org_id=job.org_id,
+    )
+    return replace(rendered, other_task_seconds=others)
 
 
 def _report_chunk_failure(

@@ -7,6 +7,12 @@ about 1-2 minutes to start on Fargate, and renders a second of 1080p30 video in 
 seconds: chunks of 5 minutes of video (about 6.5 minutes of rendering) keep the start-up
 under a quarter of each task's time, and a video under 10 minutes gains too little from
 splitting to pay for a second task's start.
+
+Who splits: the dispatcher, at claim time, when the job's inputJson states the video's
+length (``"frames"`` and ``"fps"``, which ``renderlib submit`` counts from the run), so the
+chunk tasks start at once and only one task start-up lies on the way; otherwise the
+job's own task loads the run and splits it (a second start-up before the chunks'). Every
+task that loads the run checks a stated length against the run's own.
 """
 
 from __future__ import annotations
@@ -14,10 +20,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 
 from renderlib.chunks import chunk_ranges
-from renderlib.composition import Composition
+from renderlib.composition import MAX_FPS, Composition, exact_frame_rate
 from renderlib.errors import BadInputError, ConfigError
+from renderlib.jobs.client import JobsClient
+from renderlib.jobs.records import Job
 
 DEFAULT_CHUNK_AFTER_SECONDS = 600.0
 DEFAULT_CHUNK_SECONDS = 300.0
@@ -50,9 +59,9 @@ class ChunkPolicy:
                 raise ConfigError(f"{name} must be >= 0 seconds, got {raw}")
         return cls(**values)
 
-    def ranges(self, job_input: Mapping, composition: Composition) -> list[tuple[int, int]]:
-        """The chunks of the job's render: [(0, frame_count)] when it is not split."""
-        frames, rate = composition.frame_count, composition.frame_rate
+    def ranges(self, job_input: Mapping, frames: int, rate: Fraction) -> list[tuple[int, int]]:
+        """The chunks of the job's render of ``frames`` frames at ``rate``: [(0, frames)]
+        when it is not split."""
         asked = {name: job_input.get(name) for name in ("chunkFrames", "chunks")}
         asked = {name: value for name, value in asked.items() if value is not None}
         for name, value in asked.items():
@@ -70,3 +79,54 @@ class ChunkPolicy:
         if self.chunk_after_seconds <= 0 or duration <= self.chunk_after_seconds:
             return [(0, frames)]
         return chunk_ranges(frames, rate, chunk_frames=max(1, round(self.chunk_seconds * rate)))
+
+
+def stated_length(job_input: Mapping) -> tuple[int, Fraction] | None:
+    """The video's length the job's inputJson states (``frames`` at ``fps``), if it states
+    one that could be a video's; None otherwise."""
+    frames, fps = job_input.get("frames"), job_input.get("fps")
+    if not isinstance(frames, int) or isinstance(frames, bool) or frames < 1:
+        return None
+    if not isinstance(fps, int | float) or isinstance(fps, bool) or not 0 < fps <= MAX_FPS:
+        return None
+    return frames, exact_frame_rate(fps)
+
+
+def check_stated_length(job_input: Mapping, composition: Composition) -> None:
+    """BadInputError unless the length the job's inputJson states, if any, is the run's:
+    chunks planned from a wrong length would not make the run's video."""
+    if job_input.get("frames") is None and job_input.get("fps") is None:
+        return
+    if stated_length(job_input) != (composition.frame_count, composition.frame_rate):
+        raise BadInputError(
+            f"the job's inputJson says the video is {_shown(job_input.get('frames'))} frames "
+            f"at {_shown(job_input.get('fps'))} fps, but its generation run makes "
+            f"{composition.frame_count} frames at {composition.fps:g} fps: submit it again "
+            'with the run\'s own length (renderlib submit counts it) or without "frames" '
+            'and "fps"'
+        )
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return f"{value:g}"
+    return repr(value)
+
+
+def split_job(
+    client: JobsClient, job: Job, ranges: list[tuple[int, int]], frame_rate: Fraction
+) -> Job:
+    """Make the running job's chunks (the dispatcher does this at claim time when the
+    job states its length, else the job's own task) and say so in its events; the job as
+    split."""
+    client.plan_chunks(job, ranges, attempt=job.retry_count)
+    frames = ranges[0][1] - ranges[0][0]
+    client.add_event(
+        job.id,
+        "status",
+        f"split into {len(ranges)} chunks of {frames} frames "
+        f"({float(frames / frame_rate):g} s of video), each its own task",
+        data={"chunks": len(ranges), "chunkFrames": frames},
+        org_id=job.org_id,
+    )
+    return client.get_job(job.id)

@@ -15,13 +15,16 @@ Rules that make every job run exactly once per attempt:
 - the launch is idempotent per attempt (RunTask clientToken = job id + attempt);
 - every reap is conditional on the job still being at the attempt the evidence is about.
 
-Chunked jobs (docs/farm.md, "Chunked renders"): the job's own task only splits it into
-RenderChunks; each chunk attempt is then claimed, launched (client token
-``<job>:<chunk>:<attempt>``), reaped and retried alone by these same rules, in the same
-capacity. A chunk out of retries fails its job (the reason names the chunk); the chunks
-of a job that is no longer running (canceled, failed) are canceled, not launched. When a
-chunk's task stops and its job has succeeded, the dispatcher (the farm's cleanup role;
-the tasks' role has no delete) deletes the job's chunk segments.
+Chunked jobs (docs/farm.md, "Chunked renders"): a job whose inputJson states its length
+and that the farm's chunk policy splits is split here, at claim time, into RenderChunks
+(no task of its own: only one task start-up lies before its chunks render); any other
+job that needs splitting is split by its own task. Each chunk attempt is claimed,
+launched (client token ``<job>:<chunk>:<attempt>``), reaped and retried alone by these
+same rules, in the same capacity. A chunk out of retries fails its job (the reason
+names the chunk); the chunks of a job that is no longer running (canceled, failed) are
+canceled, not launched. When a chunk's task stops and its job has succeeded, the
+dispatcher (the farm's cleanup role; the tasks' role has no delete) deletes the job's
+chunk segments.
 
 Capacity = max concurrent tasks - the worker tasks ECS lists as pending or running, read
 once per invocation and counted down as this invocation launches. Racing dispatchers can
@@ -57,6 +60,7 @@ from renderlib.errors import (
     LaunchError,
     StorageError,
 )
+from renderlib.farm.chunking import split_job, stated_length
 from renderlib.farm.launcher import Launcher, TaskState, task_state_from_ecs
 from renderlib.farm.logs import emit_metric
 from renderlib.farm.settings import DispatchSettings
@@ -272,19 +276,20 @@ class Dispatcher:
         for job_id in job_ids:
             if budget <= 0 or self._out_of_time(report):
                 return budget
-            if self._claim_and_launch(job_id, report):
-                budget -= 1
+            budget = self._claim_and_launch(job_id, budget, report)
         return budget
 
-    def _launch_chunks(self, chunks: list[RenderChunk], budget: int, report: Report) -> None:
+    def _launch_chunks(self, chunks: list[RenderChunk], budget: int, report: Report) -> int:
+        """Launch within ``budget``; the budget left."""
         jobs: dict[str, Job | None] = {}
         for chunk in chunks:
             if budget <= 0 or self._out_of_time(report):
-                return
+                return budget
             if chunk.job_id not in jobs:
                 jobs[chunk.job_id] = self._job_or_none(chunk.job_id)
             if self._claim_and_launch_chunk(jobs[chunk.job_id], chunk, report):
                 budget -= 1
+        return budget
 
     def sweep(self) -> Report:
         report = Report(SWEEP)
@@ -306,28 +311,63 @@ class Dispatcher:
         )
         return min(report.capacity, self.settings.max_launches_per_call)
 
-    def _claim_and_launch(self, job_id: str, report: Report) -> bool:
+    def _claim_and_launch(self, job_id: str, budget: int, report: Report) -> int:
+        """Claim the job and launch its task, or split it and launch its chunks' tasks;
+        the budget left."""
         if not is_token(job_id):
             self._fail_unlaunchable(job_id, report)
-            return False
+            return budget
         try:
             job = self.client.claim(job_id, self.agent_id)
         except (ClaimLostError, JobNotFoundError):
             report.claims_lost += 1
-            return False
+            return budget
         attempt = job.retry_count
+        ranges = self._chunks_at_claim(job)
+        if ranges is not None:
+            return self._split_and_launch(job, ranges, budget, report)
         try:
             task_id = self.launcher.launch(job, attempt)
         except LaunchError as exc:
             self._launch_failed(job, attempt, exc, report)
-            return False
+            return budget
         try:
             self.client.set_task_arn(job.id, task_id, agent_id=self.agent_id)
         except ClaimLostError:
             pass  # the worker already finished or requeued it: nothing to record
         report.launched.append(job.id)
         log_event(log, "launched", job_id=job.id, attempt=attempt, task=task_id)
-        return True
+        return budget - 1
+
+    def _chunks_at_claim(self, job: Job) -> list[tuple[int, int]] | None:
+        """The chunks of a job that states its length and that the farm's policy splits;
+        None for every other job (its own task loads it, reports bad input, splits it if
+        needed)."""
+        length = stated_length(job.input)
+        if length is None:
+            return None
+        try:
+            ranges = self.settings.chunk_policy.ranges(job.input, *length)
+        except BadInputError:
+            return None
+        return ranges if len(ranges) > 1 else None
+
+    def _split_and_launch(
+        self, job: Job, ranges: list[tuple[int, int]], budget: int, report: Report
+    ) -> int:
+        """Run the claimed job as its chunks: running with no task of its own, split, its
+        chunks launched as the budget allows (the rest by the next dispatch). If this
+        stops half way, the reaper finds the job claimed or running with no heartbeat and
+        requeues it, and planning again keeps the chunks already made."""
+        try:
+            job = self.client.mark_running(job.id, attempt=job.retry_count)
+            split_job(self.client, job, ranges, stated_length(job.input)[1])
+        except ClaimLostError:
+            report.claims_lost += 1
+            return budget
+        log_event(log, "split", job_id=job.id, attempt=job.retry_count, chunks=len(ranges))
+        queued = [c for c in self.client.list_chunks(job.id) if c.status == JobStatus.QUEUED]
+        return self._launch_chunks(queued, budget, report)
 
     def _claim_and_launch_chunk(self, job: Job | None, chunk: RenderChunk, report: Report) -> bool:
         if job is None:

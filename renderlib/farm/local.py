@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from renderlib.farm.chunking import ChunkPolicy
 from renderlib.farm.dispatcher import handle_event
 from renderlib.farm.launcher import LocalLauncher
 from renderlib.farm.settings import DispatchSettings
@@ -159,6 +160,8 @@ class LocalFarm:
             max_concurrent_tasks=config.max_concurrent,
             heartbeat_lease_seconds=config.heartbeat_lease,
             claim_timeout_seconds=max(60.0, 4 * config.heartbeat_lease),
+            # The workers' policy: they inherit this process's environment.
+            chunk_policy=ChunkPolicy.from_env(),
         )
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="farm-dispatcher", daemon=True)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from renderlib.errors import ConfigError
+from renderlib.farm.chunking import ChunkPolicy
 
 # Who starts worker tasks, as ECS records it (startedBy, at most 36 characters).
 STARTED_BY = "babulus-dispatcher"
@@ -34,6 +35,8 @@ class DispatchSettings:
     time_margin_seconds: float = 5.0
     # The Cluster dimension of the metrics (the ECS cluster name; "local" for the local farm).
     metrics_cluster: str = "local"
+    # Which jobs are split into chunks (the same policy the workers apply).
+    chunk_policy: ChunkPolicy = field(default_factory=ChunkPolicy)
 
     def __post_init__(self) -> None:
         if self.max_concurrent_tasks < 1:
@@ -53,6 +56,7 @@ class DispatchSettings:
             max_launches_per_call=_int(env, "MAX_LAUNCHES_PER_CALL", 50, minimum=1),
             max_jobs_examined=_int(env, "MAX_JOBS_EXAMINED", 500, minimum=1),
             metrics_cluster=_required(env, "ECS_CLUSTER"),
+            chunk_policy=ChunkPolicy.from_env(env),
         )
 
 

@@ -27,7 +27,7 @@ from renderlib.errors import (
     JobsApiError,
     RenderlibError,
 )
-from renderlib.farm.chunking import ChunkPolicy
+from renderlib.farm.chunking import ChunkPolicy, check_stated_length, split_job
 from renderlib.farm.heartbeat import Heartbeat
 from renderlib.farm.interrupts import Interrupts, Terminated, TimeLimitExceeded
 from renderlib.farm.logs import emit_metric
@@ -169,7 +169,8 @@ def render_folder(storage: Storage, job: Job, video_id: str) -> str:
 
 
 def load_job(job: Job, client: JobsClient, storage: Storage, tmp: Path) -> LoadedJob:
-    """The job's generation run, downloaded into ``tmp`` and loaded as a composition."""
+    """The job's generation run, downloaded into ``tmp`` and loaded as a composition
+    (BadInputError if the job states another length: its chunks were planned from it)."""
     import renderlib
 
     generation_run_id, video_id = _parse_input(job)
@@ -178,6 +179,7 @@ def load_job(job: Job, client: JobsClient, storage: Storage, tmp: Path) -> Loade
     run_dir = tmp / "run"
     download_generation_run(storage, run, run_dir, job.org_id)
     composition = renderlib.load_source(run_dir)
+    check_stated_length(job.input, composition)
     log.info(
         "rendering %dx%d, %d frames at %g fps",
         composition.width,
@@ -202,11 +204,12 @@ def _render_job(
 
     heartbeat.set_stage("loading", 0.0)
     loaded = load_job(job, client, storage, tmp)
-    ranges = policy.ranges(job.input, loaded.composition)
+    composition = loaded.composition
+    ranges = policy.ranges(job.input, composition.frame_count, composition.frame_rate)
     if len(ranges) > 1:
-        from renderlib.farm.chunk_worker import fan_in, split_job
+        from renderlib.farm.chunk_worker import fan_in
 
-        split = split_job(client, job, loaded.composition, ranges)
+        split = split_job(client, job, ranges, composition.frame_rate)
         if split.chunks_done < len(ranges):
             return _Split(loaded, len(ranges))
         # Every chunk landed before (a retried job whose join failed): join them here.

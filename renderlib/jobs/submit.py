@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from renderlib.errors import BadInputError, GenerationRunError
+from renderlib.errors import BadInputError, GenerationRunError, RenderlibError
 from renderlib.farm.storage import GENERATIONS_PREFIX, storage_from_url
 from renderlib.jobs.client import JobsClient
 from renderlib.jobs.fields import check_token
@@ -55,7 +55,10 @@ def submit_generation_run(
     chunks: int | None = None,
 ) -> Submitted:
     """Copy the run to ``storage``, register its GenerationRun, create the render job
-    (split into ``chunks`` chunks, if given: docs/farm.md, "Chunked renders")."""
+    (split into ``chunks`` chunks, if given: docs/farm.md, "Chunked renders"). The job
+    states the video's length (``frames``, ``fps``) when renderlib can load the run, so
+    the dispatcher can split it at claim time; a run it cannot load is submitted as it
+    is, and its job fails with the reason."""
     for name in ("script.json", "timeline.json"):
         if not (folder / name).is_file():
             raise GenerationRunError(f"{folder}: a generation run needs {name}")
@@ -84,7 +87,7 @@ def submit_generation_run(
         artifact_prefix=base,
         run_id=run_id,
     )
-    job_input = {"generationRunId": run.id, "videoId": video_id}
+    job_input = {"generationRunId": run.id, "videoId": video_id, **_stated_length(folder)}
     if chunks is not None:
         job_input["chunks"] = chunks
     job = client.create_job(org_id, job_input, max_retries=max_retries)
@@ -102,3 +105,14 @@ def _video_id(folder: Path) -> str:
             if isinstance(candidate, str) and candidate:
                 return candidate
     return folder.resolve().name
+
+
+def _stated_length(folder: Path) -> dict:
+    """``{"frames": N, "fps": F}`` of the run in ``folder``, or {} if it does not load."""
+    from renderlib.generation_run import load_generation_run
+
+    try:
+        composition = load_generation_run(folder)
+    except RenderlibError:
+        return {}
+    return {"frames": composition.frame_count, "fps": composition.fps}

@@ -405,3 +405,79 @@ def test_a_succeeded_split_jobs_stopped_chunk_task_deletes_only_its_chunk_segmen
 
     left = [item["Key"] for item in s3.list_objects_v2(Bucket="renders")["Contents"]]
     assert left == [f"{folder}/video.mp4"]
+
+
+# --- Splitting at claim time -------------------------------------------------------------------
+
+STATED = {**INPUT, "frames": 90, "fps": 30}  # 3 s of video: chunks of 60 and 30 frames
+
+
+def chunk_tasks(ecs, cluster) -> dict[tuple[str, str], dict]:
+    """(JOB_ID, CHUNK_INDEX) -> the task, for the tasks that render a chunk."""
+    found = {}
+    for task in tasks_of(ecs, cluster):
+        (override,) = task["overrides"]["containerOverrides"]
+        env = {e["name"]: e["value"] for e in override["environment"]}
+        found[env["JOB_ID"], env.get("CHUNK_INDEX")] = task
+    return found
+
+
+def test_a_job_that_states_its_length_is_split_at_claim_and_its_chunks_launched_at_once(
+    client, launcher, settings, ecs, org1
+):
+    job = org1.create_job("org-1", {**STATED, "chunks": 2})
+
+    report = dispatch(stream_event(stream_record(job)), client, launcher, settings)
+
+    # No task of its own: one task start-up, not two, before the chunks render.
+    tasks = chunk_tasks(ecs, launcher.settings.cluster)
+    assert sorted(tasks) == [(job.id, "0"), (job.id, "1")]
+    assert report.launched == [f"{job.id}:0", f"{job.id}:1"]
+    split = client.get_job(job.id)
+    assert (split.status, split.chunk_count, split.chunks_landed) == (JobStatus.RUNNING, 2, "00")
+    assert split.task_arn is None
+    chunks = client.list_chunks(job.id)
+    assert [(c.start_frame, c.end_frame, c.status) for c in chunks] == [
+        (0, 60, JobStatus.CLAIMED),
+        (60, 90, JobStatus.CLAIMED),
+    ]
+    assert [c.task_arn for c in chunks] == [
+        tasks[job.id, "0"]["taskArn"],
+        tasks[job.id, "1"]["taskArn"],
+    ]
+    events = [e.message for e in client.list_events(job.id)]
+    assert "split into 2 chunks of 60 frames (2 s of video), each its own task" in events
+
+
+def test_a_split_at_claim_launches_as_many_chunks_as_capacity_allows_the_rest_later(
+    client, launcher, settings, ecs, org1
+):
+    job = org1.create_job("org-1", {**STATED, "chunks": 2})
+    one_slot = replace(settings, max_concurrent_tasks=1)
+
+    dispatch(stream_event(stream_record(job)), client, launcher, one_slot)
+
+    assert [c.status for c in client.list_chunks(job.id)] == [JobStatus.CLAIMED, JobStatus.QUEUED]
+    assert len(tasks_of(ecs, launcher.settings.cluster)) == 1
+    report = dispatch(SCHEDULE_EVENT, client, launcher, replace(settings, max_concurrent_tasks=2))
+    assert report.launched == [f"{job.id}:1"]
+    assert [c.status for c in client.list_chunks(job.id)] == [JobStatus.CLAIMED] * 2
+
+
+@pytest.mark.parametrize(
+    "job_input",
+    [
+        {**INPUT, "chunks": 2},  # no stated length: its task loads the run and splits it
+        {**STATED, "frames": "90", "chunks": 2},  # not a length: its task reports it
+        {**STATED, "chunks": 0},  # bad input: its task fails the job with the reason
+        {**STATED},  # 3 s is under the farm's chunk threshold: one task
+    ],
+)
+def test_any_other_job_gets_a_task_of_its_own(client, launcher, settings, ecs, org1, job_input):
+    job = org1.create_job("org-1", job_input)
+
+    report = dispatch(stream_event(stream_record(job)), client, launcher, settings)
+
+    assert report.launched == [job.id]
+    assert list(chunk_tasks(ecs, launcher.settings.cluster)) == [(job.id, None)]
+    assert client.get_job(job.id).chunk_count is None and client.list_chunks(job.id) == []

@@ -350,6 +350,7 @@ def test_dispatcher_lambda_and_environment_contract(run):
     assert "reservedConcurrentExecutions" not in function.inputs
     env = function.inputs["environment"]["variables"]
     group = run.one("aws:ec2/securityGroup:SecurityGroup")
+    worker_env = {e["name"]: e["value"] for e in container(run)["environment"]}
     assert env == {
         "ECS_CLUSTER": run.outputs["clusterName"],
         "TASK_DEFINITION": run.outputs["taskFamily"],
@@ -362,6 +363,9 @@ def test_dispatcher_lambda_and_environment_contract(run):
         "JOBS_API_AUTH": "iam",
         "RENDER_BUCKET": run.outputs["bucketName"],
         "HEARTBEAT_LEASE_SECONDS": run.config["babulus-render:heartbeatLeaseSeconds"],
+        # The workers' chunk policy, so the dispatcher splits jobs as they would.
+        "CHUNK_AFTER_SECONDS": worker_env["CHUNK_AFTER_SECONDS"],
+        "CHUNK_SECONDS": worker_env["CHUNK_SECONDS"],
     }
     # The code is handlers/ and renderlib/, the PyPI deps a layer.
     assert sorted(function.inputs["code"].assets) == ["handlers", "renderlib"]
@@ -378,11 +382,7 @@ def test_dispatcher_triggers_stream_schedule_and_stopped_tasks(run):
     mapping = run.one("aws:lambda/eventSourceMapping:EventSourceMapping")
     assert mapping.inputs["eventSourceArn"] == run.outputs["jobStreamArn"]
     assert mapping.inputs["functionName"] == function_arn
-    (pattern,) = [json.loads(f["pattern"]) for f in mapping.inputs["filterCriteria"]["filters"]]
-    assert pattern == {
-        "eventName": ["INSERT", "MODIFY"],
-        "dynamodb": {"NewImage": {"status": {"S": ["queued"]}, "kind": {"S": ["render"]}}},
-    }
+    assert mapping.inputs["filterCriteria"]["filters"]  # what they let through: below
     rules = {r.name: r for r in run.of_type("aws:cloudwatch/eventRule:EventRule")}
     assert (
         rules["dispatcher-sweep"].inputs["scheduleExpression"]
@@ -551,3 +551,62 @@ def test_every_child_is_parented_under_the_farm(run):
     for resource in run.resources:
         if resource is not farm:
             assert resource.parent in urns, resource.name
+
+
+def job_image(status: str, kind: str = "render", **numbers: int) -> dict:
+    image = {"id": {"S": "job-1"}, "status": {"S": status}, "kind": {"S": kind}}
+    return image | {name: {"N": str(value)} for name, value in numbers.items()}
+
+
+def record(event_name: str, new: dict | None, old: dict | None = None) -> dict:
+    images = {"Keys": {"id": {"S": "job-1"}}, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    images |= {"NewImage": new} if new else {}
+    images |= {"OldImage": old} if old else {}
+    return {"eventName": event_name, "eventSource": "aws:dynamodb", "dynamodb": images}
+
+
+STREAM_RECORDS = {
+    # name: (record, whether the Lambda must see it)
+    "new job": (record("INSERT", job_image("queued")), True),
+    "requeued by its worker": (
+        record("MODIFY", job_image("queued"), job_image("running")),
+        True,
+    ),
+    "put back from claimed": (  # seen, then left to the sweep by the dispatcher
+        record("MODIFY", job_image("queued"), job_image("claimed")),
+        True,
+    ),
+    "just split": (
+        record("MODIFY", job_image("running", chunkCount=4), job_image("running")),
+        True,
+    ),
+    "heartbeat": (record("MODIFY", job_image("running"), job_image("running")), False),
+    "split job's progress": (
+        record("MODIFY", job_image("running", chunkCount=4), job_image("running", chunkCount=4)),
+        False,
+    ),
+    "claimed": (record("MODIFY", job_image("claimed"), job_image("queued")), False),
+    "succeeded": (record("MODIFY", job_image("succeeded"), job_image("running")), False),
+    "other kind": (record("INSERT", job_image("queued", kind="thumbnail")), False),
+    "removed": (record("REMOVE", None, job_image("succeeded")), False),
+}
+
+
+def test_the_stream_filters_let_through_every_record_the_dispatcher_acts_on_and_no_heartbeat(run):
+    """Lambda drops the records no filter matches before the dispatcher sees them:
+    evaluated with moto's implementation of the filter grammar (the one EventBridge
+    and Lambda event filtering share), on the records the dispatcher's own parsers read."""
+    from moto.events.models import EventPattern, EventPatternParser
+
+    from renderlib.farm.dispatcher import stream_job_ids, stream_split_job_ids
+
+    mapping = run.one("aws:lambda/eventSourceMapping:EventSourceMapping")
+    filters = [
+        EventPattern(f["pattern"], EventPatternParser(f["pattern"]).parse())
+        for f in mapping.inputs["filterCriteria"]["filters"]
+    ]
+    for name, (stream_record, expected) in STREAM_RECORDS.items():
+        passes = any(f.matches_event(stream_record) for f in filters)
+        acts = bool(stream_job_ids([stream_record]) or stream_split_job_ids([stream_record]))
+        assert passes == expected, name
+        assert passes or not acts, f"the dispatcher acts on {name!r}, which never reaches it"

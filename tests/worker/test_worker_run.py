@@ -157,6 +157,23 @@ def test_invalid_script_fails_at_once(client, studio, local_storage, tmp_path):
     )
 
 
+def test_a_job_stating_another_length_than_its_runs_fails_at_once(
+    client, studio, local_storage, tmp_path
+):
+    """The dispatcher plans chunks from the stated length: a wrong one must not render."""
+    submitted = submit_and_claim(client, studio, str(local_storage.root), tiny_run(tmp_path / "r"))
+    assert (submitted.job.input["frames"], submitted.job.input["fps"]) == (20, 10)
+    job = claimed_job(client, studio, {**submitted.job.input, "frames": 21})
+    outcome = run(client, local_storage, job)
+    assert_failed_at_once(
+        client,
+        job,
+        outcome,
+        r"^the job's inputJson says the video is 21 frames at 10 fps, but its generation run "
+        r'makes 20 frames at 10 fps: submit it again .* or without "frames" and "fps"$',
+    )
+
+
 def test_page_error_fails_at_once(client, studio, local_storage, tmp_path, monkeypatch):
     """A page that throws while rendering frame 3 (the run is swapped for such a page)."""
     page = tmp_path / "page"
@@ -167,8 +184,9 @@ def test_page_error_fails_at_once(client, studio, local_storage, tmp_path, monke
         " if (frame === 3) throw new Error('chart data missing'); };"
         "</script></body>"
     )
+    # The run's own length (20 frames at 10 fps), which the submitted job states.
     composition = Composition(
-        page="index.html", width=160, height=90, fps=10, frames=8, base_dir=page
+        page="index.html", width=160, height=90, fps=10, frames=20, base_dir=page
     )
     monkeypatch.setattr(renderer, "load_source", lambda _path: composition)
     submitted = submit_and_claim(
