@@ -21,8 +21,9 @@ HANDLER = "handlers.trigger.handler"
 TIMEOUT_SECONDS = 30
 
 # What wakes the dispatcher from the Job stream (renderlib/farm/dispatcher.py:
-# stream_job_ids, stream_split_job_ids): queued render jobs, and jobs just split into
-# chunks (chunkCount appears on a running job); every other change to the Job table (the
+# stream_job_ids, stream_split_job_ids, stream_succeeded_split_job_ids): queued render
+# jobs, jobs just split into chunks (chunkCount appears on a running job) and split jobs
+# just succeeded (their segments are deleted); every other change to the Job table (the
 # heartbeats above all) is noise.
 QUEUED_RENDER_JOBS = {
     "eventName": ["INSERT", "MODIFY"],
@@ -35,7 +36,14 @@ JUST_SPLIT_JOBS = {
         "OldImage": {"chunkCount": {"N": [{"exists": False}]}},
     },
 }
-STREAM_FILTERS = (QUEUED_RENDER_JOBS, JUST_SPLIT_JOBS)
+SPLIT_JOBS_JUST_SUCCEEDED = {
+    "eventName": ["MODIFY"],
+    "dynamodb": {
+        "NewImage": {"status": {"S": ["succeeded"]}, "chunkCount": {"N": [{"exists": True}]}},
+        "OldImage": {"status": {"S": [{"anything-but": ["succeeded"]}]}},
+    },
+}
+STREAM_FILTERS = (QUEUED_RENDER_JOBS, JUST_SPLIT_JOBS, SPLIT_JOBS_JUST_SUCCEEDED)
 
 
 @dataclass

@@ -22,9 +22,9 @@ job that needs splitting is split by its own task. Each chunk attempt is claimed
 launched (client token ``<job>:<chunk>:<attempt>``), reaped and retried alone by these
 same rules, in the same capacity. A chunk out of retries fails its job (the reason
 names the chunk); the chunks of a job that is no longer running (canceled, failed) are
-canceled, not launched. When a chunk's task stops and its job has succeeded, the
-dispatcher (the farm's cleanup role; the tasks' role has no delete) deletes the job's
-chunk segments.
+canceled, not launched. The dispatcher (the farm's cleanup role; the tasks' role has no
+delete) deletes a split job's chunk segments when the stream shows the job succeeded, and
+again whenever one of its chunk tasks stops after that (a late attempt's segment).
 
 Capacity = max concurrent tasks - the worker tasks ECS lists as pending or running, read
 once per invocation and counted down as this invocation launches. Racing dispatchers can
@@ -121,6 +121,7 @@ def handle_event(
     if kind == STREAM:
         report = dispatcher.dispatch_ids(stream_job_ids(event["Records"]), Report(kind))
         dispatcher.dispatch_chunks_of(stream_split_job_ids(event["Records"]), report)
+        dispatcher.clean_up_after(stream_succeeded_split_job_ids(event["Records"]))
     elif kind == SWEEP:
         report = dispatcher.sweep()
     elif kind == TASK_STOPPED:
@@ -190,6 +191,21 @@ def stream_split_job_ids(records: Iterable[Mapping[str, Any]]) -> list[str]:
         if record.get("eventName") != "MODIFY" or _attr(new, "status") != "running":
             continue
         if "chunkCount" in new and "chunkCount" not in old:
+            job_id = _attr(new, "id")
+            if job_id and job_id not in ids:
+                ids.append(job_id)
+    return ids
+
+
+def stream_succeeded_split_job_ids(records: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Ids of the split jobs the batch shows just succeeded: their chunk segments go."""
+    ids: list[str] = []
+    for record in records:
+        images = record.get("dynamodb") or {}
+        new, old = images.get("NewImage") or {}, images.get("OldImage") or {}
+        if record.get("eventName") != "MODIFY" or "chunkCount" not in new:
+            continue
+        if _attr(new, "status") == "succeeded" and _attr(old, "status") != "succeeded":
             job_id = _attr(new, "id")
             if job_id and job_id not in ids:
                 ids.append(job_id)
@@ -489,6 +505,13 @@ class Dispatcher:
         emit_metric(
             log, "OldestQueuedJobAgeSeconds", max(0.0, oldest), unit="Seconds", cluster=cluster
         )
+
+    def clean_up_after(self, job_ids: list[str]) -> None:
+        """Delete the chunk segments of these split jobs, once succeeded."""
+        for job_id in job_ids:
+            job = self._job_or_none(job_id)
+            if job is not None and job.status == JobStatus.SUCCEEDED:
+                self._delete_chunk_segments(job)
 
     # Reap
 

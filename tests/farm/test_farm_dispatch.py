@@ -368,6 +368,58 @@ def test_capacity_counts_only_the_worker_family(client, launcher, settings, ecs,
     assert report.launched == [job.id] and launcher.active_task_count() == 1
 
 
+def succeeded_split_job(client, launcher, settings, org1, s3, storage):
+    """A split job whose two chunks landed and joined, the segments still on S3; the
+    chunk tasks still listed; the job's folder."""
+    job = org1.create_job("org-1", {**INPUT, "chunks": 2})
+    client.claim(job.id, "dispatcher")
+    running = client.mark_running(job.id, attempt=0)
+    chunks = client.plan_chunks(running, [(0, 60), (60, 90)], attempt=0)
+    folder = "renders/org-1/video-1/" + job.id
+    for name in ("chunks/0000.mp4", "chunks/0001.mp4", "chunks/poster.jpg"):
+        s3.put_object(Bucket=storage.bucket, Key=f"{folder}/{name}", Body=b"segment")
+    dispatch(SCHEDULE_EVENT, client, launcher, settings, storage=storage)  # launches both
+    for chunk in chunks:
+        client.mark_chunk_running(chunk.id, attempt=0)
+        client.land_chunk(job.id, chunk.index)
+    s3.put_object(Bucket=storage.bucket, Key=f"{folder}/video.mp4", Body=b"video")
+    client.create_render_run(
+        job.id, org_id="org-1", video_id="video-1", mp4_artifact_key=f"{folder}/video.mp4"
+    )
+    client.succeed(job.id, attempt=0)
+    return client.get_job(job.id), chunks, folder
+
+
+def test_a_split_jobs_success_on_the_stream_deletes_its_segments_with_no_stopped_event(
+    client, launcher, settings, org1
+):
+    """EventBridge may lose a STOPPED event; the stream record of the success is retried
+    until the dispatcher has handled it."""
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="renders-2")
+    storage = S3Storage("renders-2", s3)
+    job, _, folder = succeeded_split_job(client, launcher, settings, org1, s3, storage)
+    image = {
+        "id": {"S": job.id},
+        "kind": {"S": "render"},
+        "orgId": {"S": "org-1"},
+        "chunkCount": {"N": "2"},
+    }
+    success = {
+        "eventName": "MODIFY",
+        "eventSource": "aws:dynamodb",
+        "dynamodb": {
+            "NewImage": {**image, "status": {"S": "succeeded"}},
+            "OldImage": {**image, "status": {"S": "running"}},
+        },
+    }
+
+    dispatch(stream_event(success), client, launcher, settings, storage=storage)
+
+    left = [item["Key"] for item in s3.list_objects_v2(Bucket="renders-2")["Contents"]]
+    assert left == [f"{folder}/video.mp4"]
+
+
 def test_a_succeeded_split_jobs_stopped_chunk_task_deletes_only_its_chunk_segments(
     client, launcher, settings, ecs, org1
 ):
@@ -375,22 +427,7 @@ def test_a_succeeded_split_jobs_stopped_chunk_task_deletes_only_its_chunk_segmen
     s3 = boto3.client("s3", region_name=REGION)
     s3.create_bucket(Bucket="renders")
     storage = S3Storage("renders", s3)
-    job = org1.create_job("org-1", {**INPUT, "chunks": 2})
-    client.claim(job.id, "dispatcher")
-    running = client.mark_running(job.id, attempt=0)
-    chunks = client.plan_chunks(running, [(0, 60), (60, 90)], attempt=0)
-    folder = "renders/org-1/video-1/" + job.id
-    for name in ("chunks/0000.mp4", "chunks/0001.mp4", "chunks/poster.jpg"):
-        s3.put_object(Bucket="renders", Key=f"{folder}/{name}", Body=b"segment")
-    dispatch(SCHEDULE_EVENT, client, launcher, settings, storage=storage)  # launches both
-    for chunk in chunks:
-        client.mark_chunk_running(chunk.id, attempt=0)
-        client.land_chunk(job.id, chunk.index)
-    s3.put_object(Bucket="renders", Key=f"{folder}/video.mp4", Body=b"video")
-    client.create_render_run(
-        job.id, org_id="org-1", video_id="video-1", mp4_artifact_key=f"{folder}/video.mp4"
-    )
-    client.succeed(job.id, attempt=0)
+    _, chunks, folder = succeeded_split_job(client, launcher, settings, org1, s3, storage)
     arn = client.get_chunk(chunks[1].id).task_arn
     ecs.stop_task(cluster=launcher.settings.cluster, task=arn, reason="done")
     (task,) = ecs.describe_tasks(cluster=launcher.settings.cluster, tasks=[arn])["tasks"]

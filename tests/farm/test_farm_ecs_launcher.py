@@ -261,3 +261,19 @@ def test_a_chunk_ecs_keeps_refusing_fails_its_job_naming_it(stubbed, client, org
     # The job stopped: its other chunk, claimed, is canceled by the next sweep.
     handle_event(SCHEDULE_EVENT, client=client, launcher=launcher, settings=settings)
     assert client.get_chunk(chunks[0].id).status == JobStatus.CANCELED
+
+
+def test_a_job_that_states_its_length_is_launched_as_its_chunks_tasks_only(stubbed, client, org1):
+    """Split at claim time: exactly the chunks' RunTask requests, none for the job."""
+    launcher, stubber = stubbed
+    the_job = org1.create_job("org-1", {"videoId": "video-9", "chunks": 2, "frames": 90, "fps": 30})
+    settings = DispatchSettings(max_concurrent_tasks=5, metrics_cluster="babulus-render-cluster")
+    stubber.add_response("list_tasks", {"taskArns": []})
+    for index in (0, 1):
+        stubber.add_response(
+            "run_task", {"tasks": [{"taskArn": TASK_ARN}]}, chunk_task_params(the_job, index, 0)
+        )
+    report = handle_event(SCHEDULE_EVENT, client=client, launcher=launcher, settings=settings)
+    assert report.launched == [f"{the_job.id}:0", f"{the_job.id}:1"]
+    assert client.get_job(the_job.id).chunk_count == 2
+    assert [c.status for c in client.list_chunks(the_job.id)] == [JobStatus.CLAIMED] * 2

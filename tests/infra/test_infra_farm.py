@@ -587,6 +587,16 @@ STREAM_RECORDS = {
     ),
     "claimed": (record("MODIFY", job_image("claimed"), job_image("queued")), False),
     "succeeded": (record("MODIFY", job_image("succeeded"), job_image("running")), False),
+    "split job succeeded": (
+        record("MODIFY", job_image("succeeded", chunkCount=4), job_image("running", chunkCount=4)),
+        True,
+    ),
+    "split job changed after success": (
+        record(
+            "MODIFY", job_image("succeeded", chunkCount=4), job_image("succeeded", chunkCount=4)
+        ),
+        False,
+    ),
     "other kind": (record("INSERT", job_image("queued", kind="thumbnail")), False),
     "removed": (record("REMOVE", None, job_image("succeeded")), False),
 }
@@ -598,7 +608,11 @@ def test_the_stream_filters_let_through_every_record_the_dispatcher_acts_on_and_
     and Lambda event filtering share), on the records the dispatcher's own parsers read."""
     from moto.events.models import EventPattern, EventPatternParser
 
-    from renderlib.farm.dispatcher import stream_job_ids, stream_split_job_ids
+    from renderlib.farm.dispatcher import (
+        stream_job_ids,
+        stream_split_job_ids,
+        stream_succeeded_split_job_ids,
+    )
 
     mapping = run.one("aws:lambda/eventSourceMapping:EventSourceMapping")
     filters = [
@@ -607,6 +621,9 @@ def test_the_stream_filters_let_through_every_record_the_dispatcher_acts_on_and_
     ]
     for name, (stream_record, expected) in STREAM_RECORDS.items():
         passes = any(f.matches_event(stream_record) for f in filters)
-        acts = bool(stream_job_ids([stream_record]) or stream_split_job_ids([stream_record]))
+        acts = any(
+            parse([stream_record])
+            for parse in (stream_job_ids, stream_split_job_ids, stream_succeeded_split_job_ids)
+        )
         assert passes == expected, name
         assert passes or not acts, f"the dispatcher acts on {name!r}, which never reaches it"
