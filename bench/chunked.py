@@ -151,6 +151,12 @@ def main() -> None:
         f"  no number of tasks beats 1/{one / (provisioning + join * scale):.1f}: every render "
         f"waits for one task start-up ({provisioning:g} s) and the join"
     )
+    # (P + T) / (P + T/10 + J) >= 7  <=>  T >= (6P + 7J) / 0.3
+    needed = (6 * provisioning + 7 * join * scale) / 0.3
+    print(
+        f"  1/7 on 10 tasks needs a single-task render of at least {needed / 60:.1f} min at "
+        f"this start-up and join; this one renders the video in {(one - provisioning) / 60:.1f} min"
+    )
 
 
 if __name__ == "__main__":
