@@ -7,13 +7,18 @@ through MoviePy's streaming file reader, which fails on loops and on chunks
 that span more than half a short file (MoviePy 2.1/2.2). The result is a
 48 kHz stereo 16-bit WAV exactly ``composition.seconds`` long, with silence
 wherever nothing plays; the render muxes it into the MP4 as AAC.
+
+A mix may also cover a frame range of the video (a chunk's, renderlib/chunks.py): every
+sample is computed at its own time in the whole video, so the mixes of adjacent ranges,
+joined by ``join_audio``, are the whole video's mix sample for sample.
 """
 
 from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Callable
+import wave
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +33,7 @@ CHANNELS = 2
 # A ducked track ramps down over this long before the other track starts
 # playing, and back up over this long after it stops.
 DUCK_RAMP = 0.3
+BLOCK_SAMPLES = SAMPLE_RATE // 2  # computed and written at a time
 
 
 def probe_audio(path: Path) -> float:
@@ -99,8 +105,59 @@ def track_end(track: AudioTrack, source_duration: float) -> float | None:
     return track.start + length
 
 
-def mix_audio(composition: Composition, out_path: Path) -> Path:
-    """Mix every audio track of ``composition`` into the WAV at ``out_path``."""
+def audio_sample(composition: Composition, frame: int) -> int:
+    """The index of the first audio sample of ``frame`` (at the frame count: the mix's
+    length in samples)."""
+    return round(float(frame / composition.frame_rate) * SAMPLE_RATE)
+
+
+def mix_audio(
+    composition: Composition, out_path: Path, frame_range: tuple[int, int] | None = None
+) -> Path:
+    """Mix every audio track of ``composition`` into the WAV at ``out_path``: the whole
+    video, or its frames ``frame_range`` [start, end)."""
+    start, end = frame_range or (0, composition.frame_count)
+    first, last = audio_sample(composition, start), audio_sample(composition, end)
+    mix = _composite(composition)
+    with wave.open(str(out_path), "wb") as wav:
+        wav.setnchannels(mix.nchannels)
+        wav.setsampwidth(2)
+        wav.setframerate(SAMPLE_RATE)
+        for block in range(first, last, BLOCK_SAMPLES):
+            # The times as MoviePy's own writer computes them, sample by sample.
+            times = (1.0 / SAMPLE_RATE) * np.arange(block, min(block + BLOCK_SAMPLES, last))
+            samples = mix.to_soundarray(times, fps=SAMPLE_RATE, quantize=True, nbytes=2)
+            wav.writeframes(samples.tobytes())
+    return out_path
+
+
+def join_audio(composition: Composition, pieces: Sequence[Path], out_path: Path) -> Path:
+    """The WAV at ``out_path``: the ``pieces`` (mixes of adjacent frame ranges of
+    ``composition``, in order) one after the other; AudioError unless they make the
+    whole video's mix."""
+    with wave.open(str(out_path), "wb") as joined:
+        for index, piece in enumerate(pieces):
+            with wave.open(str(piece), "rb") as wav:
+                if index == 0:
+                    joined.setparams(wav.getparams())
+                elif wav.getparams()[:3] != joined.getparams()[:3]:
+                    raise AudioError(
+                        f"{piece}: {wav.getnchannels()} channels of {8 * wav.getsampwidth()}"
+                        f"-bit samples at {wav.getframerate()} Hz, unlike the pieces before it"
+                    )
+                joined.writeframes(wav.readframes(wav.getnframes()))
+    with wave.open(str(out_path), "rb") as wav:
+        samples, expected = wav.getnframes(), audio_sample(composition, composition.frame_count)
+    if samples != expected:
+        raise AudioError(
+            f"the {len(pieces)} audio pieces hold {samples} samples, the video's mix "
+            f"{expected}: each piece must be mix_audio of its chunk's frame range"
+        )
+    return out_path
+
+
+def _composite(composition: Composition) -> AudioClip:
+    """Every track of ``composition`` placed, ducked and composed, as long as the video."""
     seconds = composition.seconds
     sources: dict[Path, np.ndarray] = {}  # a file used by several clips is decoded once
     clips = []
@@ -112,19 +169,8 @@ def mix_audio(composition: Composition, out_path: Path) -> Path:
         where = f"audio[{index}] ({path})"
         clips.append((track, _placed_clip(track, sources[path], seconds, where)))
     placed = [_ducked(clip, track, clips) if track.duck_under else clip for track, clip in clips]
-    # The composite is silent wherever nothing plays. Half a sample more keeps
-    # MoviePy's int(rate * duration) from dropping the last sample.
-    length = (round(seconds * SAMPLE_RATE) + 0.5) / SAMPLE_RATE
-    mix = CompositeAudioClip(placed).with_duration(length)
-    mix.write_audiofile(
-        str(out_path),
-        fps=SAMPLE_RATE,
-        nbytes=2,
-        codec="pcm_s16le",
-        buffersize=SAMPLE_RATE // 2,
-        logger=None,
-    )
-    return out_path
+    # The composite is silent wherever nothing plays.
+    return CompositeAudioClip(placed).with_duration(seconds)
 
 
 def _placed_clip(track: AudioTrack, samples: np.ndarray, seconds: float, where: str) -> AudioClip:

@@ -12,9 +12,10 @@ The model (docs/cost.md explains each term and its defaults):
 - a split job's chunk tasks are launched at once, all provisioned in parallel: the
   dispatcher splits a job that states its length (``renderlib submit`` does) at claim
   time, with no task of its own (docs/farm.md, "Chunked renders");
-- a chunk task uploads its segment; one finisher then downloads the segments, mixes the
-  audio for the whole video, joins, muxes, verifies and uploads the MP4 (fan-in); a
-  single task does the same minus the segment transfers.
+- a chunk task mixes its part of the audio and uploads it with its segment; one finisher
+  then downloads them, joins the segments and the audio parts, muxes, verifies and
+  uploads the MP4 (fan-in); a single task mixes the whole audio itself and has nothing to
+  transfer but the MP4.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from renderlib.cost import FargatePrices, TaskSize, run_cost
 
 # The renderer gives a browser at least this many frames (renderlib.renderer).
 MIN_FRAMES_PER_BROWSER = 30
+# A chunk's part of the audio mix: 48 kHz, 2 channels, 16-bit WAV (renderlib.audio).
+AUDIO_BYTES_PER_SECOND = 48_000 * 2 * 2
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class Sample:
     """What a short sample render measured, and the video to predict."""
 
     frames: int  # frames of the video to predict
+    seconds: float  # of the video
     pure: bool
     cpu_seconds_per_frame: float  # capture + encode, whole process tree, one browser
     browser_start_seconds: float  # launch and page load to the first frame
@@ -95,16 +99,27 @@ def chunk_seconds(sample: Sample, model: Model, start: int, end: int, *, steps: 
     return sample.browser_start_seconds + slowest
 
 
+def audio_part_bytes(sample: Sample) -> float:
+    """The audio mix's bytes, as the chunks' parts of it (none when it has no audio)."""
+    return sample.seconds * AUDIO_BYTES_PER_SECOND if sample.audio_mix_seconds else 0.0
+
+
 def fan_in_seconds(sample: Sample, model: Model, tasks: int) -> float:
-    """Audio mix, join, mux, verify and upload of the whole video (plus, for chunks, the
-    download of every segment by the finisher)."""
+    """Join, mux, verify and upload of the whole video: for one task after its mix of the
+    whole audio; for chunks after the finisher's download of every segment and audio part
+    (each chunk mixed its own part)."""
     size = sample.frames * sample.bytes_per_frame
-    transfers = 2 if tasks > 1 else 1
+    if tasks == 1:
+        return (
+            sample.audio_mix_seconds
+            + sample.join_fixed_seconds
+            + size / model.join_bytes_per_second
+            + size / model.transfer_bytes_per_second
+        )
     return (
-        sample.audio_mix_seconds
-        + sample.join_fixed_seconds
+        sample.join_fixed_seconds
         + size / model.join_bytes_per_second
-        + transfers * size / model.transfer_bytes_per_second
+        + (2 * size + audio_part_bytes(sample)) / model.transfer_bytes_per_second
     )
 
 
@@ -114,10 +129,17 @@ def predict(sample: Sample, model: Model, tasks: int) -> Prediction:
         raise ValueError(f"tasks must be from 1 to the frame count {sample.frames}, got {tasks}")
     bounds = [sample.frames * i // tasks for i in range(tasks + 1)]
     chunks = list(zip(bounds, bounds[1:], strict=False))
-    upload = sample.bytes_per_frame / model.transfer_bytes_per_second if tasks > 1 else 0.0
+    if tasks > 1:
+        # Each chunk mixes its part of the audio and uploads it with its segment.
+        audio_frame = sample.audio_mix_seconds / sample.frames
+        audio_bytes = audio_part_bytes(sample) / sample.frames
+        upload = (sample.bytes_per_frame + audio_bytes) / model.transfer_bytes_per_second
+    else:
+        audio_frame = upload = 0.0
 
     def chunk_task(start: int, end: int, steps: bool) -> float:
-        return chunk_seconds(sample, model, start, end, steps=steps) + (end - start) * upload
+        own = chunk_seconds(sample, model, start, end, steps=steps)
+        return own + (end - start) * (audio_frame + upload)
 
     durations = [chunk_task(a, b, not sample.pure) for a, b in chunks]
     stepping = sum(durations) - sum(chunk_task(a, b, False) for a, b in chunks)

@@ -180,22 +180,33 @@ def join_chunks(
     *,
     poster: bytes,
     captures: int,
+    audio_pieces: list[Path] | None = None,
     progress: Progress = no_progress,
 ) -> RenderResult:
     """The whole render from its chunks (``render_chunk`` files covering every frame, in
-    order): joined without re-encoding, the audio mixed once for the whole duration and
-    muxed, verified; the MP4 and its poster JPEG (``poster``: the poster frame's JPEG)
-    appear only once verified. ``captures``: the frames the chunks captured, in all."""
+    order): joined without re-encoding, the audio mixed for the whole duration and muxed,
+    verified; the MP4 and its poster JPEG (``poster``: the poster frame's JPEG) appear
+    only once verified. ``captures``: the frames the chunks captured, in all.
+    ``audio_pieces``: each chunk's part of the mix (``renderlib.audio.mix_audio`` with the
+    chunk's frame range), in order, joined here into the same mix; without them the whole
+    mix is made here."""
     started = time.monotonic()
     output = _prepare_output(Path(output_path))
     with tempfile.TemporaryDirectory(prefix=".renderlib-", dir=output.parent) as work_dir:
         work = Path(work_dir)
+        if audio_pieces and composition.audio:
+            from renderlib.audio import join_audio
+
+            pieces = [Path(piece) for piece in audio_pieces]
+            audio = join_audio(composition, pieces, work / "audio.wav")
+        else:
+            audio = _mix_audio(composition, work, progress)
         return _finish(
             composition,
             [Path(path) for path in chunk_paths],
             output,
             work,
-            audio=_mix_audio(composition, work, progress),
+            audio=audio,
             frame_range=(0, composition.frame_count),
             poster=poster,
             captures=captures,

@@ -154,6 +154,7 @@ def measure_sample(
     target = frames or composition.frame_count
     sample = Sample(
         frames=target,
+        seconds=float(target / composition.frame_rate),
         pure=composition.pure,
         cpu_seconds_per_frame=cpu_per_frame,
         browser_start_seconds=base.to_first_frame,

@@ -94,6 +94,16 @@ def frame_hashes(video: Path) -> list[str]:
     return [line.rsplit(",", 1)[1].strip() for line in listing.splitlines() if line[:1] != "#"]
 
 
+def audio_hash(video: Path) -> str:
+    """The MD5 of the video's decoded audio samples."""
+    return subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(video), "-map", "0:a", "-f", "md5", "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
 def left_edge(frame: np.ndarray, row: int) -> int:
     """The leftmost bright pixel in ``row`` of a decoded frame (a white box on black)."""
     bright = (frame[row, :, :].mean(axis=1) > 128).nonzero()[0]

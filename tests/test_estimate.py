@@ -19,6 +19,7 @@ MODEL = Model(
 # 0.25 CPU-s a frame at half a vCPU: 2 frames/s a browser, 4 frames/s a 2-vCPU task.
 PURE = Sample(
     frames=2400,
+    seconds=1,  # its audio: 192,000 bytes of WAV parts, 80 a frame
     pure=True,
     cpu_seconds_per_frame=0.25,
     browser_start_seconds=3,
@@ -40,10 +41,12 @@ def test_one_task_is_start_plus_capture_plus_fan_in():
     assert (p.tasks, p.chunk_frames, p.stepping_seconds) == (1, 2400, 0)
 
 
-def test_ten_chunks_add_segment_transfers_and_their_start_ups():
+def test_ten_chunks_mix_their_own_audio_and_add_transfers_and_start_ups():
     p = predict(PURE, MODEL, 10)
-    chunk = 3 + 120 / 2 + 240 * 10 / 1000  # start, 120 frames a browser, segment upload
-    fan_in = 5 + 1 + 24_000 / 2000 + 2 * 24_000 / 1000  # the finisher downloads the segments
+    # Start, 120 frames a browser, a tenth of the 5 s audio mix, segment + audio upload.
+    chunk = 3 + 120 / 2 + 5 / 10 + 240 * (10 + 80) / 1000
+    # No mix: the finisher downloads the segments and audio parts, joins, uploads.
+    fan_in = 1 + 24_000 / 2000 + (2 * 24_000 + 192_000) / 1000
     assert p.fan_in_seconds == pytest.approx(fan_in)
     # The dispatcher splits the job at claim time: one provisioning, all chunks at once.
     assert p.wall_seconds == pytest.approx(100 + chunk + fan_in)

@@ -3,10 +3,11 @@
     split:       plan the chunks (RenderChunk records, chunkCount on the job, which stays
                  running): the dispatcher at claim time, or the job's own task, which exits
     chunk attempt (one task each):
-        claimed --mark running--> running --render frames, upload chunks/NNNN.mp4,
-                                             land it on the job's counter-->
-            the last to land: join, one audio mix, mux, verify, upload, RenderRun,
-                              job succeeded
+        claimed --mark running--> running --render frames, mix their audio, upload
+                                             chunks/NNNN.mp4 and .wav, land it on the
+                                             job's counter-->
+            the last to land: join the segments and the audio parts (the whole mix),
+                              mux, verify, upload, RenderRun, job succeeded
             the others: done
         then: chunk succeeded
         |--bad input, time limit------> chunk failed, job failed (the reason names it)
@@ -59,8 +60,9 @@ from renderlib.jobs.status import JobStatus
 log = logging.getLogger(__name__)
 
 
-def chunk_key(storage: Storage, job: Job, video_id: str, index: int) -> str:
-    return f"{render_folder(storage, job, video_id)}/{CHUNKS_FOLDER}/{index:04d}.mp4"
+def chunk_key(storage: Storage, job: Job, video_id: str, index: int, suffix: str = ".mp4") -> str:
+    """The chunk's segment (``.mp4``) or its part of the audio mix (``.wav``)."""
+    return f"{render_folder(storage, job, video_id)}/{CHUNKS_FOLDER}/{index:04d}{suffix}"
 
 
 def chunks_poster_key(storage: Storage, job: Job, video_id: str) -> str:
@@ -192,6 +194,7 @@ def _render_chunk(
     task_size: TaskSize,
     prices: FargatePrices,
 ) -> _ChunkDone:
+    from renderlib.audio import mix_audio
     from renderlib.renderer import render_chunk
 
     heartbeat.set_stage("loading", 0.0)
@@ -212,6 +215,17 @@ def _render_chunk(
         workers=workers,
         progress=heartbeat.render_progress,
     )
+    if loaded.composition.audio:
+        # Its part of the mix, so the finisher only joins the parts (renderlib/audio.py).
+        heartbeat.set_stage("mixing the chunk's audio", 0.9)
+        piece = mix_audio(
+            loaded.composition,
+            tmp / "chunk" / f"{chunk.index:04d}.wav",
+            frame_range=(chunk.start_frame, chunk.end_frame),
+        )
+        storage.upload(
+            piece, chunk_key(storage, job, loaded.video_id, chunk.index, ".wav"), "audio/wav"
+        )
     heartbeat.set_stage("uploading the chunk", 0.95)
     if result.poster is not None:
         poster = tmp / "chunk" / POSTER_NAME
@@ -238,8 +252,9 @@ def fan_in(
     *,
     finisher: int | None = None,
 ) -> Rendered:
-    """Join the job's landed chunks into the final MP4 (no re-encoding, one audio mix),
-    verify it and upload it and its poster: what report_success records.
+    """Join the job's landed chunks into the final MP4 (no re-encoding; the chunks' parts
+    of the audio mix joined into the whole mix), verify it and upload it and its poster:
+    what report_success records.
 
     The run's other task seconds are each chunk's landed attempt, from its start to its
     landing, but the ``finisher`` chunk's (the calling task prices its own whole run);
@@ -250,19 +265,22 @@ def fan_in(
     started = time.monotonic()
     folder.mkdir(parents=True, exist_ok=True)
     chunks = client.list_chunks(job.id)
-    paths = []
+    suffixes = (".mp4", ".wav") if loaded.composition.audio else (".mp4",)
+    downloaded: dict[str, list[Path]] = {suffix: [] for suffix in suffixes}
     for chunk in chunks:
-        path = folder / f"{chunk.index:04d}.mp4"
-        storage.download(chunk_key(storage, job, loaded.video_id, chunk.index), path)
-        paths.append(path)
+        for suffix in suffixes:
+            path = folder / f"{chunk.index:04d}{suffix}"
+            storage.download(chunk_key(storage, job, loaded.video_id, chunk.index, suffix), path)
+            downloaded[suffix].append(path)
     poster = folder / POSTER_NAME
     storage.download(chunks_poster_key(storage, job, loaded.video_id), poster)
     result = join_chunks(
         loaded.composition,
-        paths,
+        downloaded[".mp4"],
         folder / "output" / "video.mp4",
         poster=poster.read_bytes(),
         captures=loaded.composition.frame_count,
+        audio_pieces=downloaded.get(".wav"),
     )
     log.info(result.summary())
     others = tuple(
@@ -275,8 +293,7 @@ def fan_in(
     client.add_event(
         job.id,
         "log",
-        f"joined {len(chunks)} chunks in {seconds:.1f} s (download, join, audio mix, mux, "
-        "verify, upload)",
+        f"joined {len(chunks)} chunks in {seconds:.1f} s (download, join, mux, verify, upload)",
         data={"joinSeconds": seconds},
         org_id=job.org_id,
     )

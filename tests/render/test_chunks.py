@@ -2,14 +2,16 @@
 single render: the same decoded frames, the same duration, one continuous audio mix."""
 
 import subprocess
+import wave
 from fractions import Fraction
 
 import numpy as np
 import pytest
 
 from renderlib import Composition, join_chunks, render, render_chunk
+from renderlib.audio import join_audio, mix_audio
 from renderlib.chunks import chunk_ranges
-from renderlib.errors import CompositionError
+from renderlib.errors import AudioError, CompositionError
 from renderlib.verify import probe
 from tests.helpers import frame_hashes
 from tests.render.conftest import write_composition
@@ -87,12 +89,18 @@ def test_four_chunks_joined_are_the_single_render(composition, tmp_path):
     posters = [chunk.poster for chunk in chunks if chunk.poster is not None]
     assert len(posters) == 1  # only the chunk holding the poster frame (the middle) keeps it
 
+    # Each chunk's part of the audio mix, as a chunk task makes it.
+    pieces = [
+        mix_audio(composition, tmp_path / "chunks" / f"{index:04d}.wav", frame_range=span)
+        for index, span in enumerate(ranges)
+    ]
     joined = join_chunks(
         composition,
         [chunk.path for chunk in chunks],
         tmp_path / "joined" / "video.mp4",
         poster=posters[0],
         captures=sum(chunk.captures for chunk in chunks),
+        audio_pieces=pieces,
     )
     assert joined.frames == FRAMES
     assert frame_hashes(joined.path) == frame_hashes(single.path)
@@ -111,3 +119,47 @@ def test_four_chunks_joined_are_the_single_render(composition, tmp_path):
         window = audio[at - 480 : at + 480]
         assert np.sqrt(np.mean(window**2)) == pytest.approx(level, rel=0.05)
         assert np.abs(np.diff(window)).max() < 1.5 * largest_step
+
+
+def _frames(path) -> bytes:
+    with wave.open(str(path), "rb") as wav:
+        return wav.readframes(wav.getnframes())
+
+
+def test_the_chunks_parts_of_the_mix_joined_are_the_whole_mix_sample_for_sample(tmp_path):
+    """Loops, offsets, fades, volume and ducking, each across a chunk boundary, at an NTSC
+    rate whose 2 s grid is not whole seconds."""
+    for name, frequency, seconds in (("voice", 330, 1.7), ("music", 550, 2.3)):
+        subprocess.run(
+            ["ffmpeg", "-v", "error", "-f", "lavfi", "-i",
+             f"sine=frequency={frequency}:duration={seconds}", "-ar", "44100",
+             str(tmp_path / f"{name}.wav")],
+            check=True,
+        )  # fmt: skip
+    path = write_composition(
+        tmp_path,
+        PAGE,
+        fps=29.97,
+        frames=250,
+        audio=[
+            {"src": "voice.wav", "start": 1.9, "fade_in": 0.4, "fade_out": 0.5, "track": "voice"},
+            {"src": "voice.wav", "start": 5.5, "offset": 0.3, "volume": 0.7, "track": "voice"},
+            {"src": "music.wav", "loop": True, "fade_in": 2.5, "fade_out": 1.0,
+             "duck_under": "voice", "duck_volume": 0.2, "track": "music"},
+        ],
+    )  # fmt: skip
+    composition = Composition.load(path)
+    ranges = chunk_ranges(composition.frame_count, composition.frame_rate, chunks=4)
+    assert len(ranges) == 3 and ranges[0] == (0, 120)  # 2.002 s segments
+    whole = mix_audio(composition, tmp_path / "whole.wav")
+    pieces = [
+        mix_audio(composition, tmp_path / f"{index}.wav", frame_range=span)
+        for index, span in enumerate(ranges)
+    ]
+    joined = join_audio(composition, pieces, tmp_path / "joined.wav")
+    assert _frames(joined) == _frames(whole)
+    with wave.open(str(whole), "rb") as wav:
+        assert (wav.getframerate(), wav.getnchannels()) == (48000, 2)
+        assert wav.getnframes() == round(250 * 1001 / 30000 * 48000)
+    with pytest.raises(AudioError, match="the 2 audio pieces hold .* samples, the video's mix"):
+        join_audio(composition, pieces[:2], tmp_path / "short.wav")
