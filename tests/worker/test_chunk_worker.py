@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from renderlib import renderer
+from renderlib.composition import Composition
 from renderlib.cost import FargatePrices, TaskSize, run_cost
 from renderlib.errors import EncodeError
 from renderlib.farm.chunk_worker import run_chunk_worker
@@ -105,3 +106,28 @@ def test_a_chunk_out_of_retries_fails_the_job_and_a_retry_resumes_it(
     assert [c.retry_count for c in client.list_chunks(split.id)] == [0, 0]
     assert client.list_chunks(split.id)[1].status == JobStatus.FAILED  # landed: not rerun
     assert len(client.list_render_runs(split.id)) == 1
+
+
+def test_a_chunk_of_a_page_that_is_not_pure_says_it_steps_through_the_frames_before_it(
+    client, local_storage, split, monkeypatch, tmp_path
+):
+    """Farm jobs are generation runs, whose template is pure: the run is swapped for a
+    page that is not (the same 40 frames at 10 fps, as the job states)."""
+    page = tmp_path / "page"
+    page.mkdir()
+    (page / "index.html").write_text(
+        "<!doctype html><body style='background:#333'><script>"
+        "let drawn = 0; window.renderFrame = () => { drawn += 1; };</script></body>"
+    )
+    impure = Composition(
+        page="index.html", width=160, height=90, fps=10, frames=40, base_dir=page, pure=False
+    )
+    monkeypatch.setattr(renderer, "load_source", lambda _path: impure)
+    assert run_chunk(client, local_storage, split, 1).status == "landed"
+    (said,) = [e.message for e in client.list_events(split.id) if "not pure" in (e.message or "")]
+    assert said.startswith(
+        "chunk 1 (frames 20:40): the page is not pure (its state builds up frame by frame), "
+        "so this chunk steps through the 20 frames before its own first"
+    )
+    assert run_chunk(client, local_storage, split, 0).status == "succeeded"
+    assert len([e for e in client.list_events(split.id) if "not pure" in (e.message or "")]) == 1
