@@ -135,6 +135,7 @@ def join_audio(composition: Composition, pieces: Sequence[Path], out_path: Path)
     """The WAV at ``out_path``: the ``pieces`` (mixes of adjacent frame ranges of
     ``composition``, in order) one after the other; AudioError unless they make the
     whole video's mix."""
+    samples = 0
     with wave.open(str(out_path), "wb") as joined:
         for index, piece in enumerate(pieces):
             with wave.open(str(piece), "rb") as wav:
@@ -145,9 +146,9 @@ def join_audio(composition: Composition, pieces: Sequence[Path], out_path: Path)
                         f"{piece}: {wav.getnchannels()} channels of {8 * wav.getsampwidth()}"
                         f"-bit samples at {wav.getframerate()} Hz, unlike the pieces before it"
                     )
+                samples += wav.getnframes()
                 joined.writeframes(wav.readframes(wav.getnframes()))
-    with wave.open(str(out_path), "rb") as wav:
-        samples, expected = wav.getnframes(), audio_sample(composition, composition.frame_count)
+    expected = audio_sample(composition, composition.frame_count)
     if samples != expected:
         raise AudioError(
             f"the {len(pieces)} audio pieces hold {samples} samples, the video's mix "

@@ -26,7 +26,7 @@ from renderlib.chunks import chunk_ranges
 from renderlib.composition import MAX_FPS, Composition, exact_frame_rate
 from renderlib.errors import BadInputError, ConfigError
 from renderlib.jobs.client import JobsClient
-from renderlib.jobs.records import Job
+from renderlib.jobs.records import Job, RenderChunk
 
 DEFAULT_CHUNK_AFTER_SECONDS = 600.0
 DEFAULT_CHUNK_SECONDS = 300.0
@@ -115,11 +115,11 @@ def _shown(value: object) -> str:
 
 def split_job(
     client: JobsClient, job: Job, ranges: list[tuple[int, int]], frame_rate: Fraction
-) -> Job:
+) -> list[RenderChunk]:
     """Make the running job's chunks (the dispatcher does this at claim time when the
-    job states its length, else the job's own task) and say so in its events; the job as
-    split."""
-    client.plan_chunks(job, ranges, attempt=job.retry_count)
+    job states its length, else the job's own task) and say so in its events; the
+    chunks."""
+    chunks = client.plan_chunks(job, ranges, attempt=job.retry_count)
     frames = ranges[0][1] - ranges[0][0]
     client.add_event(
         job.id,
@@ -129,4 +129,4 @@ def split_job(
         data={"chunks": len(ranges), "chunkFrames": frames},
         org_id=job.org_id,
     )
-    return client.get_job(job.id)
+    return chunks

@@ -50,6 +50,7 @@ import socket
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from fractions import Fraction
 from typing import Any
 
 from renderlib.errors import (
@@ -160,52 +161,65 @@ def event_kind(event: Mapping[str, Any]) -> str:
     )
 
 
+Image = Mapping[str, Any]
+
+
 def stream_job_ids(records: Iterable[Mapping[str, Any]]) -> list[str]:
     """Ids of the jobs the batch shows queued (render jobs), in stream order, once each.
 
     A job whose old image was ``claimed`` went back to the queue because its launch failed
     or its task never started: the sweep retries it, not the stream (no tight loop)."""
-    ids: list[str] = []
-    for record in records:
-        if record.get("eventName") not in ("INSERT", "MODIFY"):
-            continue
-        images = record.get("dynamodb") or {}
-        new, old = images.get("NewImage") or {}, images.get("OldImage") or {}
-        if _attr(new, "status") != "queued" or _attr(new, "kind") != "render":
-            continue
-        if _attr(old, "status") == "claimed":
-            continue
-        job_id = _attr(new, "id")
-        if job_id and job_id not in ids:
-            ids.append(job_id)
-    return ids
+
+    def queued(event: str, new: Image, old: Image) -> bool:
+        return (
+            event in ("INSERT", "MODIFY")
+            and _attr(new, "status") == "queued"
+            and _attr(new, "kind") == "render"
+            and _attr(old, "status") != "claimed"
+        )
+
+    return _ids_where(records, queued)
 
 
 def stream_split_job_ids(records: Iterable[Mapping[str, Any]]) -> list[str]:
     """Ids of the jobs the batch shows newly split into chunks (chunkCount appears on a
     running job): their chunks are queued for launch."""
-    ids: list[str] = []
-    for record in records:
-        images = record.get("dynamodb") or {}
-        new, old = images.get("NewImage") or {}, images.get("OldImage") or {}
-        if record.get("eventName") != "MODIFY" or _attr(new, "status") != "running":
-            continue
-        if "chunkCount" in new and "chunkCount" not in old:
-            job_id = _attr(new, "id")
-            if job_id and job_id not in ids:
-                ids.append(job_id)
-    return ids
+
+    def just_split(event: str, new: Image, old: Image) -> bool:
+        return (
+            event == "MODIFY"
+            and _attr(new, "status") == "running"
+            and "chunkCount" in new
+            and "chunkCount" not in old
+        )
+
+    return _ids_where(records, just_split)
 
 
 def stream_succeeded_split_job_ids(records: Iterable[Mapping[str, Any]]) -> list[str]:
     """Ids of the split jobs the batch shows just succeeded: their chunk segments go."""
+
+    def just_succeeded(event: str, new: Image, old: Image) -> bool:
+        return (
+            event == "MODIFY"
+            and "chunkCount" in new
+            and _attr(new, "status") == "succeeded"
+            and _attr(old, "status") != "succeeded"
+        )
+
+    return _ids_where(records, just_succeeded)
+
+
+def _ids_where(
+    records: Iterable[Mapping[str, Any]], wanted: Callable[[str, Image, Image], bool]
+) -> list[str]:
+    """The job ids of the records ``wanted`` (event name, new image, old image) picks, in
+    stream order, once each."""
     ids: list[str] = []
     for record in records:
         images = record.get("dynamodb") or {}
         new, old = images.get("NewImage") or {}, images.get("OldImage") or {}
-        if record.get("eventName") != "MODIFY" or "chunkCount" not in new:
-            continue
-        if _attr(new, "status") == "succeeded" and _attr(old, "status") != "succeeded":
+        if wanted(record.get("eventName") or "", new, old):
             job_id = _attr(new, "id")
             if job_id and job_id not in ids:
                 ids.append(job_id)
@@ -295,9 +309,16 @@ class Dispatcher:
             budget = self._claim_and_launch(job_id, budget, report)
         return budget
 
-    def _launch_chunks(self, chunks: list[RenderChunk], budget: int, report: Report) -> int:
-        """Launch within ``budget``; the budget left."""
-        jobs: dict[str, Job | None] = {}
+    def _launch_chunks(
+        self,
+        chunks: list[RenderChunk],
+        budget: int,
+        report: Report,
+        known: dict[str, Job] | None = None,
+    ) -> int:
+        """Launch within ``budget`` (``known``: jobs just read, not read again); the
+        budget left."""
+        jobs: dict[str, Job | None] = dict(known or {})
         for chunk in chunks:
             if budget <= 0 or self._out_of_time(report):
                 return budget
@@ -339,9 +360,9 @@ class Dispatcher:
             report.claims_lost += 1
             return budget
         attempt = job.retry_count
-        ranges = self._chunks_at_claim(job)
-        if ranges is not None:
-            return self._split_and_launch(job, ranges, budget, report)
+        plan = self._chunks_at_claim(job)
+        if plan is not None:
+            return self._split_and_launch(job, *plan, budget, report)
         try:
             task_id = self.launcher.launch(job, attempt)
         except LaunchError as exc:
@@ -355,10 +376,10 @@ class Dispatcher:
         log_event(log, "launched", job_id=job.id, attempt=attempt, task=task_id)
         return budget - 1
 
-    def _chunks_at_claim(self, job: Job) -> list[tuple[int, int]] | None:
-        """The chunks of a job that states its length and that the farm's policy splits;
-        None for every other job (its own task loads it, reports bad input, splits it if
-        needed)."""
+    def _chunks_at_claim(self, job: Job) -> tuple[list[tuple[int, int]], Fraction] | None:
+        """The chunks (and frame rate) of a job that states its length and that the farm's
+        policy splits; None for every other job (its own task loads it, reports bad input,
+        splits it if needed)."""
         length = stated_length(job.input)
         if length is None:
             return None
@@ -366,10 +387,15 @@ class Dispatcher:
             ranges = self.settings.chunk_policy.ranges(job.input, *length)
         except BadInputError:
             return None
-        return ranges if len(ranges) > 1 else None
+        return (ranges, length[1]) if len(ranges) > 1 else None
 
     def _split_and_launch(
-        self, job: Job, ranges: list[tuple[int, int]], budget: int, report: Report
+        self,
+        job: Job,
+        ranges: list[tuple[int, int]],
+        frame_rate: Fraction,
+        budget: int,
+        report: Report,
     ) -> int:
         """Run the claimed job as its chunks: running with no task of its own, split, its
         chunks launched as the budget allows (the rest by the next dispatch). If this
@@ -377,13 +403,13 @@ class Dispatcher:
         requeues it, and planning again keeps the chunks already made."""
         try:
             job = self.client.mark_running(job.id, attempt=job.retry_count)
-            split_job(self.client, job, ranges, stated_length(job.input)[1])
+            chunks = split_job(self.client, job, ranges, frame_rate)
         except ClaimLostError:
             report.claims_lost += 1
             return budget
         log_event(log, "split", job_id=job.id, attempt=job.retry_count, chunks=len(ranges))
-        queued = [c for c in self.client.list_chunks(job.id) if c.status == JobStatus.QUEUED]
-        return self._launch_chunks(queued, budget, report)
+        queued = [c for c in chunks if c.status == JobStatus.QUEUED]
+        return self._launch_chunks(queued, budget, report, known={job.id: job})
 
     def _claim_and_launch_chunk(self, job: Job | None, chunk: RenderChunk, report: Report) -> bool:
         if job is None:
@@ -400,26 +426,7 @@ class Dispatcher:
         try:
             task_id = self.launcher.launch(job, attempt, chunk=chunk.index)
         except LaunchError as exc:
-            log_event(
-                log,
-                "chunk launch failed",
-                level=logging.WARNING,
-                job_id=job.id,
-                chunk=chunk.index,
-                attempt=attempt,
-                error=str(exc),
-                retry_counted=not exc.task_may_exist,
-            )
-            try:
-                if exc.task_may_exist:
-                    self.client.requeue_chunk(
-                        claimed, f"launch failed, retrying: {exc}", count_retry=False
-                    )
-                    report.requeued.append(_chunk_name(claimed))
-                else:
-                    self._retry_or_fail_chunk(claimed, str(exc), report)
-            except ClaimLostError:
-                pass
+            self._chunk_launch_failed(claimed, exc, report)
             return False
         try:
             self.client.set_chunk_task_arn(chunk.id, task_id, agent_id=self.agent_id)
@@ -428,6 +435,29 @@ class Dispatcher:
         report.launched.append(_chunk_name(chunk))
         log_event(log, "launched", job_id=job.id, chunk=chunk.index, attempt=attempt, task=task_id)
         return True
+
+    def _chunk_launch_failed(self, chunk: RenderChunk, error: LaunchError, report: Report) -> None:
+        """By the rules of a job's failed launch (``_launch_failed``), on the chunk."""
+        log_event(
+            log,
+            "chunk launch failed",
+            level=logging.WARNING,
+            job_id=chunk.job_id,
+            chunk=chunk.index,
+            attempt=chunk.retry_count,
+            error=str(error),
+            retry_counted=not error.task_may_exist,
+        )
+        try:
+            if error.task_may_exist:
+                self.client.requeue_chunk(
+                    chunk, f"launch failed, retrying: {error}", count_retry=False
+                )
+                report.requeued.append(_chunk_name(chunk))
+            else:
+                self._retry_or_fail_chunk(chunk, str(error), report)
+        except ClaimLostError:
+            pass  # the chunk moved on (its job canceled, or a task of an earlier try ran it)
 
     def _cancel_chunk(self, chunk: RenderChunk, report: Report) -> None:
         """A chunk of a job that stopped (canceled, failed) runs no more."""

@@ -209,8 +209,8 @@ def _render_job(
     if len(ranges) > 1:
         from renderlib.farm.chunk_worker import fan_in
 
-        split = split_job(client, job, ranges, composition.frame_rate)
-        if split.chunks_done < len(ranges):
+        split_job(client, job, ranges, composition.frame_rate)
+        if client.get_job(job.id).chunks_done < len(ranges):
             return _Split(loaded, len(ranges))
         # Every chunk landed before (a retried job whose join failed): join them here.
         heartbeat.set_stage("joining the chunks", 0.97)

@@ -238,12 +238,7 @@ class JobsService:
     def create_job(self, caller: Caller, input: dict, condition: dict | None = None) -> dict:
         values = _present(input)
         check_job_fields(caller, "createJob", values.keys())
-        status = _status(values.get("status", INITIAL_STATUS.value))
-        if status != INITIAL_STATUS:
-            raise ValidationError(
-                f"a job is created with status {INITIAL_STATUS.value!r}, not {status.value!r}"
-            )
-        values["status"] = status.value
+        _initial_status(values, "job")
         values.setdefault("retryCount", 0)
         values.setdefault("maxRetries", self.default_max_retries)
         _check_job_values(values)
@@ -253,15 +248,7 @@ class JobsService:
         return self._create(JOB, values, condition)
 
     def update_job(self, caller: Caller, input: dict, condition: dict | None = None) -> dict:
-        values = dict(input)
-        job_id = values.pop("id")
-        remove = frozenset(name for name, value in values.items() if value is None)
-        required_removed = sorted(remove & JOB.required)
-        if required_removed:
-            raise ValidationError(
-                f"updateJob cannot set required fields to null: {', '.join(required_removed)}"
-            )
-        values = _present(values)
+        job_id, values, remove = _update_of(JOB, "updateJob", input)
         new_status = _status(values["status"]) if "status" in values else None
         operation = update_operation(caller, new_status)
         authorize(caller, operation)
@@ -297,10 +284,8 @@ class JobsService:
         values = _present(input)
         _require(JOB_EVENT, values)
         job = self._existing_job(values["jobId"], "createJobEvent")
-        if values.setdefault("orgId", job["orgId"]) != job["orgId"]:
-            raise ValidationError(
-                f"a JobEvent's orgId is its job's ({job['orgId']}), not {values['orgId']!r}"
-            )
+        values.setdefault("orgId", job["orgId"])
+        _check_org_of_job(values, job, "JobEvent")
         _optional_token(values, "id")
         _event_type(values["type"])
         _check_progress(values)
@@ -315,10 +300,7 @@ class JobsService:
         values = _present(input)
         _require(RENDER_RUN, values)
         job = self._existing_job(values["jobId"], "createRenderRun")
-        if values.get("orgId") != job["orgId"]:
-            raise ValidationError(
-                f"a RenderRun's orgId is its job's ({job['orgId']}), not {values.get('orgId')!r}"
-            )
+        _check_org_of_job(values, job, "RenderRun")
         for name in ("id", "videoId", "generationRunId", "status"):
             _optional_token(values, name)
         folder = (RENDERS_PREFIX, job["orgId"], values["videoId"], job["id"])
@@ -351,16 +333,8 @@ class JobsService:
         authorize(caller, "createRenderChunk")
         values = _present(input)
         job = self._existing_job(values.get("jobId"), "createRenderChunk")
-        if values.get("orgId") != job["orgId"]:
-            raise ValidationError(
-                f"a RenderChunk's orgId is its job's ({job['orgId']}), not {values.get('orgId')!r}"
-            )
-        status = _status(values.get("status", INITIAL_STATUS.value))
-        if status != INITIAL_STATUS:
-            raise ValidationError(
-                f"a chunk is created with status {INITIAL_STATUS.value!r}, not {status.value!r}"
-            )
-        values["status"] = status.value
+        _check_org_of_job(values, job, "RenderChunk")
+        _initial_status(values, "chunk")
         values.setdefault("retryCount", 0)
         values.setdefault("maxRetries", job["maxRetries"])
         _optional_token(values, "id")
@@ -377,16 +351,7 @@ class JobsService:
         self, caller: Caller, input: dict, condition: dict | None = None
     ) -> dict:
         authorize(caller, "updateRenderChunk")
-        values = dict(input)
-        chunk_id = values.pop("id")
-        remove = frozenset(name for name, value in values.items() if value is None)
-        required_removed = sorted(remove & RENDER_CHUNK.required)
-        if required_removed:
-            raise ValidationError(
-                f"updateRenderChunk cannot set required fields to null: "
-                f"{', '.join(required_removed)}"
-            )
-        values = _present(values)
+        chunk_id, values, remove = _update_of(RENDER_CHUNK, "updateRenderChunk", input)
         new_status = _status(values["status"]) if "status" in values else None
         if new_status is not None:
             values["status"] = new_status.value
@@ -552,6 +517,38 @@ def _require(entity: Entity, values: dict) -> None:
     missing = sorted(name for name in entity.required if values.get(name) is None)
     if missing:
         raise ValidationError(f"create{entity.name} is missing {', '.join(missing)}")
+
+
+def _initial_status(values: dict, kind: str) -> None:
+    """A new job's or chunk's status: the initial one (the default), no other."""
+    status = _status(values.get("status", INITIAL_STATUS.value))
+    if status != INITIAL_STATUS:
+        raise ValidationError(
+            f"a {kind} is created with status {INITIAL_STATUS.value!r}, not {status.value!r}"
+        )
+    values["status"] = status.value
+
+
+def _check_org_of_job(values: dict, job: dict, kind: str) -> None:
+    """A record of a job (event, run, chunk) belongs to the job's org."""
+    if values.get("orgId") != job["orgId"]:
+        raise ValidationError(
+            f"a {kind}'s orgId is its job's ({job['orgId']}), not {values.get('orgId')!r}"
+        )
+
+
+def _update_of(entity: Entity, operation: str, input: dict) -> tuple[str, dict, frozenset]:
+    """An update's (id, fields to set, fields to remove: those given as null); a required
+    field given as null is refused."""
+    values = dict(input)
+    record_id = values.pop("id")
+    remove = frozenset(name for name, value in values.items() if value is None)
+    required_removed = sorted(remove & entity.required)
+    if required_removed:
+        raise ValidationError(
+            f"{operation} cannot set required fields to null: {', '.join(required_removed)}"
+        )
+    return record_id, _present(values), remove
 
 
 def _org(record: dict | None) -> str | None:
